@@ -1,0 +1,775 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Host side of one container: creation (clone into new namespaces, user ids mapped, gavel-init
+ * executed, root file system built by the conf command), the command round trips, and exec with
+ * limits. Every reply is decoded with bounds and checked; anything unexpected marks the container
+ * broken, and the pool replaces it. Nothing here trusts the container.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox-internal.h"
+#include "sandbox/seccomp-internal.h"
+#include "sandbox/transport.h"
+#include "schema/cleanup.h"
+
+#define CHILD_STACK (64 * 1024)
+
+static const char *const status_names[_SANDBOX_STATUS_MAX] = {
+        [SANDBOX_OK] = "ok",         [SANDBOX_NONZERO] = "nonzero", [SANDBOX_SIGNAL] = "signal",
+        [SANDBOX_TIME] = "time",     [SANDBOX_WALL] = "wall",       [SANDBOX_MEMORY] = "memory",
+        [SANDBOX_OUTPUT] = "output", [SANDBOX_ERROR] = "error",
+};
+
+const char *sandbox_status_name(enum sandbox_status status)
+{
+        if (status < 0 || status >= _SANDBOX_STATUS_MAX)
+                return NULL;
+        return status_names[status];
+}
+
+static uint64_t now_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- the environment shared by a pool's containers -------------------------------------- */
+
+void sandbox_conf_default(struct sandbox_conf *conf)
+{
+        *conf = (struct sandbox_conf){
+                .pool_size = 2,
+                .max_uses = 1000,
+                .workdir_kib = 256 * 1024,
+                .tmp_kib = 64 * 1024,
+                .uid = 65534,
+                .gid = 65534,
+                .control_timeout_ms = 5000,
+        };
+}
+
+static int find_init(struct sandbox_env *env, struct gv_err *err)
+{
+        const char *path = env->conf.init_path ? env->conf.init_path : getenv("GAVEL_INIT");
+        char self[PATH_MAX];
+        ssize_t n;
+
+        if (path) {
+                snprintf(env->init_path, sizeof(env->init_path), "%s", path);
+        } else {
+                n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+                if (n < 0)
+                        return gv_err_errno(err, -errno, "readlink /proc/self/exe");
+                self[n] = '\0';
+                *strrchr(self, '/') = '\0';
+                if (snprintf(env->init_path, sizeof(env->init_path), "%s/" GAVEL_INIT_NAME, self) >=
+                    (int)sizeof(env->init_path))
+                        return gv_err_set(err, -ENAMETOOLONG, "path of %s", GAVEL_INIT_NAME);
+        }
+        if (access(env->init_path, X_OK) < 0)
+                return gv_err_errno(err, -errno, "container init '%s'", env->init_path);
+        return 0;
+}
+
+/* The root file system: the host's /usr and friends read-only, /proc, and two small tmpfs. */
+static int build_conf(struct sandbox_env *env, struct gv_err *err)
+{
+        static const char *const merged[] = {"/bin",   "/sbin",  "/lib",
+                                             "/lib32", "/lib64", "/libx32"};
+        static const char *const etc[] = {"/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime",
+                                          "/etc/java-17-openjdk"};
+        struct proto_mount mounts[PROTO_MOUNTS_MAX];
+        char targets[ARRAY_SIZE(merged)][PATH_MAX];
+        struct proto_cmd cmd = {.kind = PROTO_CONF,
+                                .hostname = "gavel",
+                                .workdir = "/w",
+                                .uid = env->conf.uid,
+                                .gid = env->conf.gid,
+                                .mounts = mounts};
+        size_t n = 0;
+        int len;
+
+        mounts[n++] = (struct proto_mount){
+                .kind = PROTO_MOUNT_BIND, .src = "/usr", .dst = "/usr", .ro = true};
+        for (size_t i = 0; i < ARRAY_SIZE(merged); i++) {
+                struct stat st;
+                ssize_t k;
+
+                if (lstat(merged[i], &st) < 0)
+                        continue;
+                if (S_ISLNK(st.st_mode)) { /* merged /usr: keep the link, as on the host */
+                        k = readlink(merged[i], targets[i], sizeof(targets[i]) - 1);
+                        if (k < 0)
+                                continue;
+                        targets[i][k] = '\0';
+                        mounts[n++] = (struct proto_mount){.kind = PROTO_MOUNT_SYMLINK,
+                                                           .src = targets[i],
+                                                           .dst = (char *)merged[i]};
+                } else {
+                        mounts[n++] = (struct proto_mount){.kind = PROTO_MOUNT_BIND,
+                                                           .src = (char *)merged[i],
+                                                           .dst = (char *)merged[i],
+                                                           .ro = true,
+                                                           .optional = true};
+                }
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(etc); i++)
+                mounts[n++] = (struct proto_mount){.kind = PROTO_MOUNT_BIND,
+                                                   .src = (char *)etc[i],
+                                                   .dst = (char *)etc[i],
+                                                   .ro = true,
+                                                   .optional = true};
+        for (const char *const *b = env->conf.binds; b && *b; b++) {
+                if (n + 3 >= PROTO_MOUNTS_MAX)
+                        return gv_err_set(err, -E2BIG, "too many bind mounts");
+                mounts[n++] = (struct proto_mount){.kind = PROTO_MOUNT_BIND,
+                                                   .src = (char *)*b,
+                                                   .dst = (char *)*b,
+                                                   .ro = true,
+                                                   .optional = true};
+        }
+        mounts[n++] = (struct proto_mount){.kind = PROTO_MOUNT_PROC, .dst = "/proc"};
+        mounts[n++] = (struct proto_mount){
+                .kind = PROTO_MOUNT_TMPFS, .dst = "/w", .size_kib = env->conf.workdir_kib};
+        mounts[n++] = (struct proto_mount){
+                .kind = PROTO_MOUNT_TMPFS, .dst = "/tmp", .size_kib = env->conf.tmp_kib};
+        cmd.n_mounts = n;
+        for (int p = 0; p < _PROTO_POLICY_MAX; p++) {
+                cmd.filter[p] = env->filter[p];
+                cmd.filter_len[p] = env->filter_len[p];
+        }
+        env->conf_msg = xmalloc(PROTO_MSG_MAX);
+        len = schema_proto_cmd_encode(&cmd, env->conf_msg, PROTO_MSG_MAX);
+        if (len < 0)
+                return gv_err_errno(err, len, "encode conf");
+        env->conf_len = (size_t)len;
+        return 0;
+}
+
+int sandbox__env_init(struct sandbox_env *env, const struct sandbox_conf *conf, struct gv_err *err)
+{
+        struct proto_cmd go = {.kind = PROTO_INIT_FINISHED}, kill_cmd = {.kind = PROTO_KILL};
+        char name[64];
+        int r;
+
+        memset(env, 0, sizeof(*env));
+        env->devnull = -1;
+        if (conf)
+                env->conf = *conf;
+        else
+                sandbox_conf_default(&env->conf);
+        if (!env->conf.pool_size)
+                env->conf.pool_size = 1;
+        if (!env->conf.control_timeout_ms)
+                env->conf.control_timeout_ms = 5000;
+        r = find_init(env, err);
+        if (r < 0)
+                return r;
+        env->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (env->devnull < 0)
+                return gv_err_errno(err, -errno, "open /dev/null");
+        for (int p = 0; p < _PROTO_POLICY_MAX; p++) {
+                r = sandbox__seccomp_compile(p, &env->filter[p], &env->filter_len[p], err);
+                if (r < 0)
+                        return gv_err_prefix(err, "seccomp policy %s: ", proto_policy_name(p));
+        }
+        r = build_conf(env, err);
+        if (r < 0)
+                return r;
+        r = schema_proto_cmd_encode(&go, env->go_msg, sizeof(env->go_msg));
+        if (r < 0)
+                return gv_err_errno(err, r, "encode init_finished");
+        env->go_len = (size_t)r;
+        r = schema_proto_cmd_encode(&kill_cmd, env->kill_msg, sizeof(env->kill_msg));
+        if (r < 0)
+                return gv_err_errno(err, r, "encode kill");
+        env->kill_len = (size_t)r;
+        snprintf(name, sizeof(name), "gavel-%d", (int)getpid());
+        r = sandbox__cgroup_sys_new(name, &env->cgsys, err);
+        if (r < 0)
+                return gv_err_prefix(err, "cgroups: ");
+        return 0;
+}
+
+void sandbox__env_done(struct sandbox_env *env)
+{
+        sandbox__cgroup_sys_free(env->cgsys);
+        env->cgsys = NULL;
+        for (int p = 0; p < _PROTO_POLICY_MAX; p++) {
+                free(env->filter[p]);
+                env->filter[p] = NULL;
+        }
+        free(env->conf_msg);
+        env->conf_msg = NULL;
+        if (env->devnull >= 0)
+                close(env->devnull);
+        env->devnull = -1;
+}
+
+/* ---- round trips ------------------------------------------------------------------------ */
+
+static int broken(struct sandbox *sb, struct gv_err *err, int code, const char *what)
+{
+        sb->broken = true;
+        return gv_err_errno(err, code, "container %d: %s", (int)sb->pid, what);
+}
+
+/* Receives and decodes one reply within timeout_ms (-1: forever). */
+static int recv_reply(struct sandbox *sb, int timeout_ms, struct proto_reply *reply, int *fds,
+                      size_t *nfds, pid_t *ret_pid, struct gv_err *err)
+{
+        struct pollfd p = {.fd = sb->sock, .events = POLLIN};
+        struct gv_err derr = {0};
+        size_t room = nfds ? *nfds : 0;
+        ssize_t n;
+        int r;
+
+        do
+                r = poll(&p, 1, timeout_ms);
+        while (r < 0 && errno == EINTR);
+        if (r == 0)
+                return broken(sb, err, -ETIMEDOUT, "no reply");
+        if (r < 0)
+                return broken(sb, err, -errno, "poll");
+        n = sandbox__recv(sb->sock, sb->buf, PROTO_MSG_MAX, fds, nfds ? nfds : &room, ret_pid);
+        if (n == 0)
+                return broken(sb, err, -EPIPE, "closed its socket");
+        if (n < 0)
+                return broken(sb, err, (int)n, "receive");
+        r = schema_proto_reply_decode(sb->buf, (size_t)n, NULL, reply, &derr);
+        if (r < 0) {
+                if (nfds)
+                        sandbox__close_fds(fds, *nfds);
+                sb->broken = true;
+                return gv_err_set(err, -EPROTO, "container %d: malformed reply: %s", (int)sb->pid,
+                                  derr.msg);
+        }
+        return 0;
+}
+
+static int send_raw(struct sandbox *sb, const void *buf, size_t len, const int *fds, size_t nfds,
+                    struct gv_err *err)
+{
+        int r = sandbox__send(sb->sock, buf, len, fds, nfds, 0);
+
+        return r < 0 ? broken(sb, err, r, "send") : 0;
+}
+
+static int send_cmd(struct sandbox *sb, const struct proto_cmd *cmd, const int *fds, size_t nfds,
+                    struct gv_err *err)
+{
+        int len = schema_proto_cmd_encode(cmd, sb->buf, PROTO_MSG_MAX);
+
+        if (len < 0)
+                return gv_err_errno(err, len, "encode %s", "command");
+        return send_raw(sb, sb->buf, (size_t)len, fds, nfds, err);
+}
+
+/* A control command that expects ok (fds: up to *nfds descriptors may come back). */
+static int call(struct sandbox *sb, const void *msg, size_t len, int *fds, size_t *nfds,
+                struct gv_err *err)
+{
+        struct proto_reply reply;
+        int r;
+
+        if (sb->broken)
+                return gv_err_set(err, -EIO, "container %d is broken", (int)sb->pid);
+        r = send_raw(sb, msg, len, NULL, 0, err);
+        if (r < 0)
+                return r;
+        r = recv_reply(sb, sb->env->conf.control_timeout_ms, &reply, fds, nfds, NULL, err);
+        if (r < 0)
+                return r;
+        if (reply.kind == PROTO_R_ERROR) {
+                r = gv_err_set(err, reply.code < 0 ? reply.code : -EIO, "%s",
+                               reply.message ? reply.message : "error");
+        } else if (reply.kind != PROTO_R_OK || (nfds && reply.n_fds != *nfds)) {
+                if (nfds)
+                        sandbox__close_fds(fds, *nfds);
+                r = broken(sb, err, -EPROTO, "unexpected reply");
+        }
+        proto_reply_done(&reply);
+        return r;
+}
+
+static int call_cmd(struct sandbox *sb, const struct proto_cmd *cmd, int *fds, size_t *nfds,
+                    struct gv_err *err)
+{
+        int len = schema_proto_cmd_encode(cmd, sb->buf, PROTO_MSG_MAX);
+
+        if (len < 0)
+                return gv_err_errno(err, len, "encode command");
+        return call(sb, sb->buf, (size_t)len, fds, nfds, err);
+}
+
+int sandbox_ping(struct sandbox *sb, struct gv_err *err)
+{
+        struct proto_cmd cmd = {.kind = PROTO_PING};
+
+        return call_cmd(sb, &cmd, NULL, NULL, err);
+}
+
+int sandbox_reset(struct sandbox *sb, struct gv_err *err)
+{
+        struct proto_cmd cmd = {.kind = PROTO_RESET};
+
+        return call_cmd(sb, &cmd, NULL, NULL, err);
+}
+
+int sandbox_delete(struct sandbox *sb, const char *path, struct gv_err *err)
+{
+        struct proto_cmd cmd = {.kind = PROTO_DELETE, .path = (char *)path};
+
+        return call_cmd(sb, &cmd, NULL, NULL, err);
+}
+
+int sandbox_open(struct sandbox *sb, const char *path, int flags, unsigned mode, int *ret_fd,
+                 struct gv_err *err)
+{
+        struct proto_open_file file = {.path = (char *)path, .flags = flags, .mode = mode};
+        struct proto_cmd cmd = {.kind = PROTO_OPEN, .files = &file, .n_files = 1};
+        int fd = -1;
+        size_t nfds = 1;
+        int r = call_cmd(sb, &cmd, &fd, &nfds, err);
+
+        if (r < 0)
+                return r;
+        *ret_fd = fd;
+        return 0;
+}
+
+pid_t sandbox_init_pid(const struct sandbox *sb)
+{
+        return sb->pid;
+}
+
+bool sandbox_broken(const struct sandbox *sb)
+{
+        return sb->broken;
+}
+
+bool sandbox__dead(const struct sandbox *sb)
+{
+        struct pollfd p = {.fd = sb->pidfd, .events = POLLIN};
+
+        return poll(&p, 1, 0) != 0;
+}
+
+/* ---- creation --------------------------------------------------------------------------- */
+
+struct clone_args_init {
+        const char *path;
+        int sock; /* the container's end */
+        int sync; /* read end: one byte once the id maps are written */
+        int devnull;
+};
+
+/* The clone child, in the new namespaces but still on the host's file system. The host may be
+ * multi-threaded: only system calls until the exec. */
+static int clone_child(void *arg)
+{
+        const struct clone_args_init *a = arg;
+        char *const argv[] = {"gavel-init", "3", NULL};
+        char *const envp[] = {NULL};
+        char go;
+
+        /* a C pid-namespace init ignores SIGTERM: only SIGKILL ends it with the host */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                _exit(126);
+        if (read(a->sync, &go, 1) != 1)
+                _exit(126); /* the host gave up on us */
+        if (dup2(a->devnull, 0) < 0 || dup2(a->devnull, 1) < 0 || dup2(a->devnull, 2) < 0)
+                _exit(126);
+        if (a->sock == 3) {
+                if (fcntl(3, F_SETFD, 0) < 0)
+                        _exit(126);
+        } else if (dup2(a->sock, 3) < 0) {
+                _exit(126);
+        }
+        /* clone keeps every descriptor of the host, O_CLOEXEC or not until exec: drop them */
+        if (syscall(SYS_close_range, 4, ~0U, 0) < 0)
+                _exit(126);
+        execve(a->path, argv, envp);
+        _exit(127);
+}
+
+static int write_file(const char *path, const char *text)
+{
+        cleanup_fd int fd = open(path, O_WRONLY | O_CLOEXEC);
+        size_t len = strlen(text);
+
+        if (fd < 0)
+                return -errno;
+        if (write(fd, text, len) != (ssize_t)len)
+                return -errno;
+        return 0;
+}
+
+static int map_ids(struct sandbox_env *env, pid_t pid)
+{
+        char path[64], map[128];
+        int r;
+
+        /* root inside is root outside (the init needs it for mounts, and only the init is
+         * root); the program user is the same id inside and out */
+        snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", env->conf.uid, env->conf.uid);
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+        r = write_file(path, map);
+        if (r < 0)
+                return r;
+        snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", env->conf.gid, env->conf.gid);
+        snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+        return write_file(path, map);
+}
+
+static pid_t spawn(struct sandbox_env *env, bool userns, int sock, int sync, void *stack)
+{
+        struct clone_args_init a = {
+                .path = env->init_path, .sock = sock, .sync = sync, .devnull = env->devnull};
+        int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
+                    CLONE_NEWCGROUP | SIGCHLD;
+
+        if (userns)
+                flags |= CLONE_NEWUSER;
+        return clone(clone_child, (uint8_t *)stack + CHILD_STACK, flags, &a);
+}
+
+int sandbox__create(struct sandbox_env *env, struct sandbox **ret_sb, struct gv_err *err)
+{
+        cleanup_free struct sandbox *sb = xcalloc(1, sizeof(*sb));
+        cleanup_free void *stack = xmalloc(CHILD_STACK);
+        int sv[2] = {-1, -1}, sync[2] = {-1, -1}, one = 1;
+        char name[32];
+        pid_t pid;
+        int r;
+
+        sb->env = env;
+        sb->sock = sb->pidfd = -1;
+        snprintf(name, sizeof(name), "c%u", atomic_fetch_add(&env->seq, 1));
+        r = sandbox__cgroup_new(env->cgsys, name, &sb->cg, err);
+        if (r < 0)
+                return r;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+            pipe2(sync, O_CLOEXEC) < 0) {
+                r = gv_err_errno(err, -errno, "socketpair");
+                goto fail;
+        }
+        if (setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+                r = gv_err_errno(err, -errno, "SO_PASSCRED");
+                goto fail;
+        }
+        pid = -1;
+        if (!env->conf.no_userns && (env->userns || !env->userns_probed)) {
+                pid = spawn(env, true, sv[1], sync[0], stack);
+                if (pid < 0 && !env->userns_probed) /* the kernel does not allow it here */
+                        env->userns_probed = true;
+                else if (pid >= 0 && !env->userns_probed) {
+                        env->userns = true;
+                        env->userns_probed = true;
+                }
+        }
+        if (pid < 0 && !env->userns)
+                pid = spawn(env, false, sv[1], sync[0], stack);
+        if (pid < 0) {
+                r = gv_err_errno(err, -errno, "clone into new namespaces");
+                goto fail;
+        }
+        sb->pid = pid;
+        sb->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        close(sv[1]);
+        sv[1] = -1;
+        close(sync[0]);
+        sync[0] = -1;
+        if (sb->pidfd < 0) {
+                r = gv_err_errno(err, -errno, "pidfd_open");
+                goto fail_kill;
+        }
+        if (env->userns) {
+                r = map_ids(env, pid);
+                if (r < 0) {
+                        gv_err_errno(err, r, "write the user namespace's id maps");
+                        goto fail_kill;
+                }
+        }
+        if (write(sync[1], "g", 1) != 1) {
+                r = gv_err_errno(err, -errno, "release the container");
+                goto fail_kill;
+        }
+        close(sync[1]);
+        sync[1] = -1;
+        sb->sock = steal_fd(&sv[0]);
+        sb->buf = xmalloc(PROTO_MSG_MAX);
+        r = call(sb, env->conf_msg, env->conf_len, NULL, NULL, err);
+        if (r < 0) {
+                gv_err_prefix(err, "configure the container: ");
+                goto fail_kill;
+        }
+        *ret_sb = steal_pointer(&sb);
+        return 0;
+
+fail_kill:
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+                ;
+fail:
+        sandbox__close_fds(sv, 2);
+        sandbox__close_fds(sync, 2);
+        if (sb->sock >= 0)
+                close(sb->sock);
+        if (sb->pidfd >= 0)
+                close(sb->pidfd);
+        free(sb->buf);
+        sandbox__cgroup_free(sb->cg);
+        return r;
+}
+
+void sandbox__destroy(struct sandbox *sb)
+{
+        if (!sb)
+                return;
+        if (sb->sock >= 0)
+                close(sb->sock); /* the init sees end of file and exits */
+        /* but a stuck or hostile init must not survive: SIGKILL takes the namespace with it */
+        syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+        while (waitpid(sb->pid, NULL, __WALL) < 0 && errno == EINTR)
+                ;
+        close(sb->pidfd);
+        sandbox__cgroup_free(sb->cg);
+        free(sb->buf);
+        free(sb);
+}
+
+/* ---- exec ------------------------------------------------------------------------------- */
+
+static void fill_limits(struct sandbox_limits *l)
+{
+        if (!l->wall_ms)
+                l->wall_ms = l->time_ms ? 2 * l->time_ms + 1000 : 10000;
+        if (!l->pids)
+                l->pids = 64;
+        if (!l->stack_kib)
+                l->stack_kib = l->memory_kib ? l->memory_kib : 64 * 1024;
+        if (!l->nofile)
+                l->nofile = 256;
+}
+
+static void classify(struct sandbox_result *res, const struct proto_reply *fin,
+                     const struct sandbox_limits *l, const struct cgroup_stats *st,
+                     enum sandbox_status forced)
+{
+        res->exit_code = fin->status == PROTO_EXITED ? fin->exit_code : -1;
+        res->signal = fin->status == PROTO_SIGNALED ? fin->signal : 0;
+        if (fin->status == PROTO_EXEC_FAILED) {
+                res->status = SANDBOX_ERROR;
+                snprintf(res->error, sizeof(res->error), "%s",
+                         fin->message ? fin->message : "exec failed");
+        } else if (forced != SANDBOX_OK) {
+                res->status = forced; /* the host killed it on a limit */
+        } else if (l->time_ms && res->cpu_us > (uint64_t)l->time_ms * 1000) {
+                res->status = SANDBOX_TIME;
+        } else if (st->oom_kills > 0) {
+                res->status = SANDBOX_MEMORY;
+        } else if (res->signal == SIGXFSZ) {
+                res->status = SANDBOX_OUTPUT;
+        } else if (res->signal == SIGXCPU) {
+                res->status = SANDBOX_TIME;
+        } else if (res->signal == SIGKILL && l->memory_kib &&
+                   st->memory_peak >= l->memory_kib * 1024) {
+                res->status = SANDBOX_MEMORY;
+        } else if (fin->status == PROTO_SIGNALED || fin->status == PROTO_KILLED) {
+                res->status = SANDBOX_SIGNAL;
+        } else {
+                res->status = fin->exit_code == 0 ? SANDBOX_OK : SANDBOX_NONZERO;
+        }
+}
+
+static const char *const default_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/w",
+                                          "LANG=C.UTF-8", NULL};
+
+int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
+                 struct sandbox_result *ret_result, struct gv_err *err)
+{
+        struct sandbox_env *env = sb->env;
+        struct sandbox_limits l = run->limits;
+        struct sandbox_result res = {.exit_code = -1};
+        struct proto_cmd cmd = {.kind = PROTO_EXECVE, .sync = true, .policy = run->policy};
+        struct proto_reply reply = {0};
+        struct cgroup_stats st = {0};
+        enum sandbox_status forced = SANDBOX_OK;
+        int fds[4];
+        size_t n_argv = 0, n_env = 0;
+        uint64_t t0, deadline, cpu_ns = 0;
+        bool kill_sent = false;
+        pid_t pid = 0;
+        int r;
+
+        if (sb->broken)
+                return gv_err_set(err, -EIO, "container %d is broken", (int)sb->pid);
+        fill_limits(&l);
+        while (run->argv[n_argv])
+                n_argv++;
+        for (const char *const *e = run->env ? run->env : default_env; *e; e++)
+                n_env++;
+        if (n_argv == 0 || n_argv > PROTO_ARGV_MAX || n_env > PROTO_ARGV_MAX)
+                return gv_err_set(err, -E2BIG, "argv: 1 to %d entries", PROTO_ARGV_MAX);
+        cmd.argv = (char **)run->argv;
+        cmd.n_argv = n_argv;
+        cmd.env = (char **)(run->env ? run->env : default_env);
+        cmd.n_env = n_env;
+        cmd.dir = (char *)run->dir;
+        for (int i = 0; i < _PROTO_RLIMIT_MAX; i++)
+                cmd.rlimits[i] = UINT64_MAX;
+        /* second lines of defence behind the cgroup; RLIMIT_CPU has 1 s granularity */
+        if (l.time_ms)
+                cmd.rlimits[PROTO_RLIMIT_CPU] = (l.time_ms + 999) / 1000 + 1;
+        if (l.output_kib)
+                cmd.rlimits[PROTO_RLIMIT_FSIZE] = l.output_kib * 1024;
+        cmd.rlimits[PROTO_RLIMIT_STACK] = l.stack_kib * 1024;
+        cmd.rlimits[PROTO_RLIMIT_NOFILE] = l.nofile;
+        cmd.rlimits[PROTO_RLIMIT_CORE] = 0;
+        if (env->userns) /* counted per user namespace only there; host-wide otherwise */
+                cmd.rlimits[PROTO_RLIMIT_NPROC] = l.pids;
+        fds[0] = run->stdin_fd >= 0 ? run->stdin_fd : env->devnull;
+        fds[1] = run->stdout_fd >= 0 ? run->stdout_fd : env->devnull;
+        fds[2] = run->stderr_fd >= 0 ? run->stderr_fd : env->devnull;
+        cmd.n_fds = 3;
+        if (run->exe_fd >= 0) {
+                fds[3] = run->exe_fd;
+                cmd.n_fds = 4;
+                cmd.fexecve = true;
+        }
+
+        r = sandbox__cgroup_set_limits(sb->cg, l.memory_kib * 1024, l.pids, err);
+        if (r < 0)
+                return r;
+        r = sandbox__cgroup_begin(sb->cg, err);
+        if (r < 0)
+                return r;
+        sb->uses++;
+        r = send_cmd(sb, &cmd, fds, cmd.n_fds, err);
+        if (r < 0)
+                return r;
+
+        /* the child waits: put it into the run's cgroup before it can run a single
+         * instruction of the program, then let it go */
+        r = recv_reply(sb, env->conf.control_timeout_ms, &reply, NULL, NULL, &pid, err);
+        if (r < 0)
+                return r;
+        if (reply.kind == PROTO_R_FINISHED && reply.status == PROTO_EXEC_FAILED) {
+                classify(&res, &reply, &l, &st, SANDBOX_OK);
+                proto_reply_done(&reply);
+                *ret_result = res;
+                return 0;
+        }
+        if (reply.kind != PROTO_R_PID || pid <= 0) {
+                r = reply.kind == PROTO_R_ERROR ? gv_err_set(err, -EPROTO, "execve: %s",
+                                                             reply.message ? reply.message : "")
+                                                : broken(sb, err, -EPROTO, "expected a pid");
+                sb->broken = true;
+                proto_reply_done(&reply);
+                return r;
+        }
+        proto_reply_done(&reply);
+        r = sandbox__cgroup_attach(sb->cg, pid, err);
+        if (r < 0) {
+                sb->broken = true; /* the child is stopped at the sync: destroying ends it */
+                return r;
+        }
+        t0 = now_us();
+        r = send_raw(sb, env->go_msg, env->go_len, NULL, 0, err);
+        if (r < 0)
+                return r;
+
+        /* wait for the end, enforcing the wall clock here and the cpu time by polling the
+         * cgroup: as often as the remaining cpu time could run out on all cores */
+        deadline = t0 + (uint64_t)l.wall_ms * 1000;
+        for (;;) {
+                struct pollfd p = {.fd = sb->sock, .events = POLLIN};
+                uint64_t now = now_us(), wait_us;
+
+                if (kill_sent) {
+                        wait_us = 2000000;
+                } else {
+                        wait_us = deadline > now ? deadline - now : 0;
+                        if (l.time_ms) {
+                                uint64_t limit_ns = (uint64_t)l.time_ms * 1000000, left;
+
+                                left = limit_ns > cpu_ns ? (limit_ns - cpu_ns) / 2000 : 0;
+                                if (left < 1000)
+                                        left = 1000;
+                                if (left < wait_us)
+                                        wait_us = left;
+                        }
+                }
+                r = poll(&p, 1, (int)((wait_us + 999) / 1000));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return broken(sb, err, -errno, "poll");
+                if (r > 0)
+                        break;
+                if (kill_sent)
+                        return broken(sb, err, -ETIMEDOUT, "did not end a killed run");
+                now = now_us();
+                if (l.time_ms && sandbox__cgroup_cpu_ns(sb->cg, &cpu_ns) == 0 &&
+                    cpu_ns > (uint64_t)l.time_ms * 1000000)
+                        forced = SANDBOX_TIME;
+                else if (now >= deadline)
+                        forced = SANDBOX_WALL;
+                else
+                        continue;
+                r = send_raw(sb, env->kill_msg, env->kill_len, NULL, 0, err);
+                if (r < 0)
+                        return r;
+                kill_sent = true;
+        }
+        r = recv_reply(sb, 0, &reply, NULL, NULL, NULL, err);
+        if (r < 0)
+                return r;
+        res.wall_us = now_us() - t0;
+        if (reply.kind != PROTO_R_FINISHED) {
+                proto_reply_done(&reply);
+                return broken(sb, err, -EPROTO, "expected finished");
+        }
+        r = sandbox__cgroup_stats(sb->cg, &st, err);
+        if (r < 0) {
+                proto_reply_done(&reply);
+                return r;
+        }
+        res.cpu_us = st.cpu_ns / 1000;
+        res.time_ms = (uint32_t)(res.cpu_us / 1000);
+        res.wall_ms = (uint32_t)(res.wall_us / 1000);
+        res.memory_kib = st.memory_peak / 1024;
+        res.maxrss_kib = reply.maxrss_kib;
+        classify(&res, &reply, &l, &st, forced);
+        proto_reply_done(&reply);
+        /* a program that ignores SIGXFSZ gets EFBIG and may exit quietly: its output is still
+         * cut, and that is the output limit */
+        if (l.output_kib && (res.status == SANDBOX_OK || res.status == SANDBOX_NONZERO ||
+                             res.status == SANDBOX_SIGNAL)) {
+                struct stat sst;
+
+                if (fstat(fds[1], &sst) == 0 && S_ISREG(sst.st_mode) &&
+                    (uint64_t)sst.st_size >= l.output_kib * 1024)
+                        res.status = SANDBOX_OUTPUT;
+        }
+        *ret_result = res;
+        return 0;
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A misbehaving program for the container tests: each mode does one thing a hostile or broken
+ * submission might do. Built static and without sanitizers, run inside containers by fexecve.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static double cpu_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void spin(double seconds)
+{
+        double end = cpu_s() + seconds;
+
+        while (cpu_s() < end)
+                ;
+}
+
+static void *spin_thread(void *arg)
+{
+        spin(*(double *)arg);
+        return NULL;
+}
+
+static int recurse(int depth)
+{
+        volatile char buf[4096];
+
+        buf[0] = (char)depth;
+        return recurse(depth + 1) + buf[0];
+}
+
+static int count_entries(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *e;
+        int n = 0;
+
+        if (!d)
+                return -1;
+        while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+int main(int argc, char **argv)
+{
+        const char *mode = argc > 1 ? argv[1] : "";
+
+        if (!strcmp(mode, "exit"))
+                return argc > 2 ? atoi(argv[2]) : 0;
+        if (!strcmp(mode, "spin")) { /* cpu until killed */
+                for (;;)
+                        ;
+        }
+        if (!strcmp(mode, "burn")) { /* a fixed amount of cpu: burn SECONDS */
+                spin(atof(argv[2]));
+                return 0;
+        }
+        if (!strcmp(mode, "sleep")) {
+                sleep(100);
+                return 0;
+        }
+        if (!strcmp(mode, "mem")) { /* touch MiB of memory */
+                size_t n = (size_t)atol(argv[2]) << 20;
+                char *p = malloc(n);
+
+                if (!p)
+                        return 3;
+                for (size_t i = 0; i < n; i += 4096)
+                        p[i] = 1;
+                printf("%d\n", p[n / 2]);
+                return 0;
+        }
+        if (!strcmp(mode, "stack"))
+                return recurse(0);
+        if (!strcmp(mode, "flood")) {
+                static char buf[65536];
+
+                memset(buf, 'x', sizeof(buf));
+                for (;;)
+                        if (write(1, buf, sizeof(buf)) < 0)
+                                return 4;
+        }
+        if (!strcmp(mode, "forkbomb")) {
+                for (;;)
+                        fork();
+        }
+        if (!strcmp(mode, "threads")) { /* 2 threads x SECONDS of cpu */
+                double s = atof(argv[2]);
+                pthread_t t[2];
+
+                for (int i = 0; i < 2; i++)
+                        pthread_create(&t[i], NULL, spin_thread, &s);
+                for (int i = 0; i < 2; i++)
+                        pthread_join(t[i], NULL);
+                return 0;
+        }
+        if (!strcmp(mode, "children")) { /* 2 children x SECONDS of cpu, never waited for */
+                double s = atof(argv[2]);
+
+                for (int i = 0; i < 2; i++)
+                        if (fork() == 0) {
+                                spin(s);
+                                _exit(0);
+                        }
+                spin(s + 0.05); /* outlive them, unreaped */
+                return 0;
+        }
+        if (!strcmp(mode, "orphan")) { /* leave a spinning grandchild behind */
+                if (fork() == 0) {
+                        setsid();
+                        if (fork() == 0)
+                                for (;;)
+                                        ;
+                        _exit(0);
+                }
+                usleep(50000);
+                return 0;
+        }
+        if (!strcmp(mode, "killall")) {
+                int r = kill(-1, SIGKILL);
+
+                printf("kill %d\n", r);
+                return 0;
+        }
+        if (!strcmp(mode, "stopparent")) {
+                printf("stop %d\n", kill(getppid(), SIGSTOP));
+                return 0;
+        }
+        if (!strcmp(mode, "fds")) { /* descriptors open, besides the one listing them */
+                printf("%d\n", count_entries("/proc/self/fd") - 1);
+                return 0;
+        }
+        if (!strcmp(mode, "open")) { /* open PATH FLAGS(r|w) */
+                int fd = open(argv[2], argv[3][0] == 'w' ? O_WRONLY | O_CREAT : O_RDONLY, 0644);
+
+                printf("%s\n", fd >= 0 ? "ok" : strerror(errno));
+                return fd >= 0 ? 0 : 1;
+        }
+        if (!strcmp(mode, "net")) {
+                struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80)};
+                int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+                if (fd < 0) {
+                        printf("socket %s\n", strerror(errno));
+                        return 1;
+                }
+                a.sin_addr.s_addr = htonl(0x7f000001);
+                if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+                        printf("connect %s\n", strerror(errno));
+                        return 1;
+                }
+                printf("connected\n");
+                return 0;
+        }
+        if (!strcmp(mode, "plant")) { /* leave links, fifos and files in /w and /tmp */
+                int ok = symlink("/etc/passwd", "/w/link") == 0 && mkfifo("/tmp/fifo", 0666) == 0 &&
+                         mkdir("/w/d", 0755) == 0 && symlink("/w", "/w/d/loop") == 0;
+                int fd = open("/tmp/big", O_WRONLY | O_CREAT, 0644);
+
+                ok = ok && fd >= 0 && write(fd, "secret", 6) == 6;
+                printf("%s\n", ok ? "planted" : strerror(errno));
+                return ok ? 0 : 1;
+        }
+        if (!strcmp(mode, "fill")) { /* fill /tmp until it is full */
+                static char buf[1 << 16];
+                int fd = open("/tmp/fill", O_WRONLY | O_CREAT, 0644);
+
+                while (fd >= 0 && write(fd, buf, sizeof(buf)) > 0)
+                        ;
+                printf("%s\n", strerror(errno));
+                return 0;
+        }
+        if (!strcmp(mode, "count")) { /* entries in /w and /tmp */
+                printf("%d %d\n", count_entries("/w"), count_entries("/tmp"));
+                return 0;
+        }
+        if (!strcmp(mode, "cat")) {
+                char buf[4096];
+                ssize_t n;
+
+                while ((n = read(0, buf, sizeof(buf))) > 0)
+                        if (write(1, buf, (size_t)n) != n)
+                                return 4;
+                return 0;
+        }
+        if (!strcmp(mode, "whoami")) {
+                printf("%d %d\n", (int)getuid(), (int)getgid());
+                return 0;
+        }
+        fprintf(stderr, "prog: unknown mode '%s'\n", mode);
+        return 2;
+}

@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The container, end to end and for real: namespaces, cgroups, seccomp, limits, reset, and the
+ * pool. Each test runs tests/integration/sandbox/prog.c in a mode that does one hostile or broken
+ * thing, and checks what the sandbox reports and what is left afterwards.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sandbox/sandbox.h"
+
+static struct sandbox_pool *pool;
+static int prog_fd = -1;
+
+struct out {
+        struct sandbox_result res;
+        char text[4096]; /* start of stdout */
+};
+
+/* Runs prog with the given arguments in sb, stdin from `in`. Asserts the run happened. */
+static void run_in(struct sandbox *sb, const struct sandbox_limits *limits,
+                   enum proto_policy policy, const char *in, struct out *o, const char *mode, ...)
+{
+        const char *argv[8] = {"prog", mode};
+        struct sandbox_run run = {
+                .argv = argv, .stdin_fd = -1, .stderr_fd = -1, .exe_fd = prog_fd, .policy = policy};
+        struct gv_err err = {0};
+        int out_fd = memfd_create("out", MFD_CLOEXEC), in_fd = -1;
+        va_list ap;
+        ssize_t n;
+        int i = 2, r;
+
+        va_start(ap, mode);
+        while (i < 7 && (argv[i] = va_arg(ap, const char *)))
+                i++;
+        va_end(ap);
+        if (limits)
+                run.limits = *limits;
+        if (!run.limits.time_ms)
+                run.limits.time_ms = 5000;
+        assert_true(out_fd >= 0);
+        if (in) {
+                in_fd = memfd_create("in", MFD_CLOEXEC);
+                assert_int_equal(write(in_fd, in, strlen(in)), (ssize_t)strlen(in));
+                lseek(in_fd, 0, SEEK_SET);
+                run.stdin_fd = in_fd;
+        }
+        run.stdout_fd = out_fd;
+        r = sandbox_exec(sb, &run, &o->res, &err);
+        if (r < 0)
+                fail_msg("sandbox_exec: %s", err.msg);
+        n = pread(out_fd, o->text, sizeof(o->text) - 1, 0);
+        o->text[n > 0 ? n : 0] = '\0';
+        close(out_fd);
+        if (in_fd >= 0)
+                close(in_fd);
+}
+
+static void run_pooled(const struct sandbox_limits *limits, enum proto_policy policy,
+                       const char *in, struct out *o, const char *mode, ...)
+{
+        const char *args[3] = {NULL};
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        va_list ap;
+
+        va_start(ap, mode);
+        for (int i = 0; i < 2 && (args[i] = va_arg(ap, const char *)); i++)
+                ;
+        va_end(ap);
+        if (sandbox_pool_acquire(pool, 10000, &sb, &err) < 0)
+                fail_msg("acquire: %s", err.msg);
+        run_in(sb, limits, policy, in, o, mode, args[0], args[1], NULL);
+        sandbox_pool_release(pool, sb);
+}
+
+/* run_prog(limits, policy, stdin, out, mode[, arg[, arg]]): in a container from the pool */
+#define run_prog(l, p, in, o, ...) run_pooled(l, p, in, o, __VA_ARGS__, NULL)
+
+/* ---- counting what the host has ---------------------------------------------------------- */
+
+static int count_dir(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *e;
+        int n = 0;
+
+        if (!d)
+                return -1;
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* Processes descending from this one: containers' inits and anything below them. */
+static int count_descendants(void)
+{
+        enum { MAXP = 1 << 16 };
+        static int parent[MAXP];
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        int n = 0;
+
+        memset(parent, 0, sizeof(parent));
+        while ((e = readdir(d))) {
+                char path[300], buf[512], *p;
+                int pid = atoi(e->d_name), fd;
+                ssize_t k;
+
+                if (pid <= 0 || pid >= MAXP)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                k = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (k <= 0)
+                        continue;
+                buf[k] = '\0';
+                p = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
+                if (p && sscanf(p + 2, "%*c %d", &parent[pid]) != 1)
+                        parent[pid] = 0;
+        }
+        closedir(d);
+        for (int pid = 1; pid < MAXP; pid++)
+                for (int q = parent[pid], hops = 0; q > 0 && q < MAXP && hops < 64;
+                     q = parent[q], hops++)
+                        if (q == getpid()) {
+                                n++;
+                                break;
+                        }
+        return n;
+}
+
+static int count_lines(const char *path)
+{
+        FILE *f = fopen(path, "re");
+        int n = 0, c;
+
+        if (!f)
+                return -1;
+        while ((c = fgetc(f)) != EOF)
+                n += c == '\n';
+        fclose(f);
+        return n;
+}
+
+static int cgroup_dirs;
+static char cgroup_mark[64];
+
+static int count_cgroup_dir(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st;
+        (void)ftw;
+        if (type == FTW_D && strstr(path, cgroup_mark))
+                cgroup_dirs++;
+        return 0;
+}
+
+/* cgroup directories this process made (under "gavel-<pid>/" in every hierarchy). */
+static int count_cgroups(void)
+{
+        snprintf(cgroup_mark, sizeof(cgroup_mark), "/gavel-%d/", (int)getpid());
+        cgroup_dirs = 0;
+        nftw("/sys/fs/cgroup", count_cgroup_dir, 32, FTW_PHYS);
+        return cgroup_dirs;
+}
+
+/* Processes in the pid namespace of the container whose init is init_pid, init excluded. */
+static int count_in_container(pid_t init_pid)
+{
+        char path[300], ns[64], other[64];
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        ssize_t k;
+        int n = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid_for_children", (int)init_pid);
+        k = readlink(path, ns, sizeof(ns) - 1);
+        assert_true(k > 0);
+        ns[k] = '\0';
+        while ((e = readdir(d))) {
+                if (e->d_name[0] < '1' || e->d_name[0] > '9' || atoi(e->d_name) == init_pid)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/ns/pid", e->d_name);
+                k = readlink(path, other, sizeof(other) - 1);
+                if (k <= 0)
+                        continue;
+                other[k] = '\0';
+                if (!strcmp(ns, other))
+                        n++;
+        }
+        closedir(d);
+        return n;
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void test_exit_code_and_stdio_pass_through(void **state)
+{
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "exit", "3");
+        assert_int_equal(o.res.status, SANDBOX_NONZERO);
+        assert_int_equal(o.res.exit_code, 3);
+        run_prog(NULL, PROTO_POLICY_RUN, "hello\nworld\n", &o, "cat", NULL);
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        assert_string_equal(o.text, "hello\nworld\n");
+}
+
+static void test_runs_as_unprivileged_user(void **state)
+{
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "whoami", NULL);
+        assert_string_equal(o.text, "65534 65534\n");
+}
+
+static void test_cpu_limit_is_time(void **state)
+{
+        struct sandbox_limits l = {.time_ms = 300};
+        struct out o;
+
+        (void)state;
+        run_prog(&l, PROTO_POLICY_RUN, NULL, &o, "spin", NULL);
+        assert_int_equal(o.res.status, SANDBOX_TIME);
+        assert_true(o.res.time_ms >= 300);
+        assert_true(o.res.time_ms < 700);
+}
+
+static void test_sleep_hits_wall_limit(void **state)
+{
+        struct sandbox_limits l = {.time_ms = 1000, .wall_ms = 300};
+        struct out o;
+
+        (void)state;
+        run_prog(&l, PROTO_POLICY_RUN, NULL, &o, "sleep", NULL);
+        assert_int_equal(o.res.status, SANDBOX_WALL);
+        assert_true(o.res.wall_ms >= 300);
+        assert_true(o.res.wall_ms < 1500);
+        assert_true(o.res.time_ms < 100);
+}
+
+static void test_touching_1gib_is_memory_limit(void **state)
+{
+        struct sandbox_limits l = {.memory_kib = 64 * 1024};
+        struct out o;
+
+        (void)state;
+        run_prog(&l, PROTO_POLICY_RUN, NULL, &o, "mem", "1024");
+        assert_int_equal(o.res.status, SANDBOX_MEMORY);
+        assert_true(o.res.memory_kib >= 60 * 1024);
+        assert_true(o.res.memory_kib <= 64 * 1024);
+}
+
+static void test_peak_memory_is_reported(void **state)
+{
+        struct sandbox_limits l = {.memory_kib = 256 * 1024};
+        struct out o;
+
+        (void)state;
+        run_prog(&l, PROTO_POLICY_RUN, NULL, &o, "mem", "64");
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        assert_true(o.res.memory_kib >= 64 * 1024);
+        assert_true(o.res.memory_kib < 72 * 1024);
+}
+
+static void test_stack_overflow_is_a_signal(void **state)
+{
+        struct sandbox_limits l = {.memory_kib = 256 * 1024, .stack_kib = 8 * 1024};
+        struct out o;
+
+        (void)state;
+        run_prog(&l, PROTO_POLICY_RUN, NULL, &o, "stack", NULL);
+        assert_int_equal(o.res.status, SANDBOX_SIGNAL);
+        assert_int_equal(o.res.signal, SIGSEGV);
+}
+
+static void test_output_flood_is_output_limit(void **state)
+{
+        struct sandbox_limits l = {.output_kib = 1024};
+        struct out o;
+
+        (void)state;
+        run_prog(&l, PROTO_POLICY_RUN, NULL, &o, "flood", NULL);
+        assert_int_equal(o.res.status, SANDBOX_OUTPUT);
+}
+
+static void test_fork_bomb_is_contained(void **state)
+{
+        struct sandbox_limits l = {.time_ms = 500, .pids = 32};
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct out o;
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, 10000, &sb, &err), 0);
+        run_in(sb, &l, PROTO_POLICY_RUN, NULL, &o, "forkbomb", NULL);
+        assert_true(o.res.status == SANDBOX_TIME || o.res.status == SANDBOX_WALL);
+        assert_int_equal(count_in_container(sandbox_init_pid(sb)), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "exit", "0", NULL);
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        sandbox_pool_release(pool, sb);
+}
+
+static void test_cpu_of_threads_is_counted(void **state)
+{
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "threads", "0.3");
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        assert_true(o.res.time_ms >= 580);
+}
+
+static void test_cpu_of_unreaped_children_is_counted(void **state)
+{
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "children", "0.3");
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        assert_true(o.res.time_ms >= 880);
+}
+
+static void test_orphaned_grandchild_is_gone_after_the_run(void **state)
+{
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct out o;
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, 10000, &sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "orphan", NULL);
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        assert_int_equal(count_in_container(sandbox_init_pid(sb)), 0);
+        sandbox_pool_release(pool, sb);
+}
+
+static void test_kill_minus_one_does_not_reach_the_host(void **state)
+{
+        pid_t victim = fork();
+        struct out o;
+        int status;
+
+        (void)state;
+        assert_true(victim >= 0);
+        if (victim == 0) { /* the same uid as the programs, on the host */
+                if (setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0)
+                        pause();
+                _exit(1);
+        }
+        usleep(20000);
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "killall", NULL);
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        assert_int_equal(waitpid(victim, &status, WNOHANG), 0); /* still alive */
+        kill(victim, SIGKILL);
+        waitpid(victim, &status, 0);
+}
+
+static void test_stopping_its_parent_fails(void **state)
+{
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct out o;
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, 10000, &sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "stopparent", NULL);
+        assert_string_equal(o.text, "stop -1\n");
+        assert_int_equal(sandbox_ping(sb, &err), 0);
+        sandbox_pool_release(pool, sb);
+}
+
+static void test_host_files_are_invisible(void **state)
+{
+        char path[PATH_MAX];
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "open", "/etc/shadow", "r");
+        assert_string_equal(o.text, "No such file or directory\n");
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "open", "/root", "r");
+        assert_string_equal(o.text, "No such file or directory\n");
+        snprintf(path, sizeof(path), "%s", SANDBOX_PROG);
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "open", path, "r");
+        assert_string_equal(o.text, "No such file or directory\n");
+}
+
+static void test_system_directories_are_read_only(void **state)
+{
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "open", "/usr/bin/planted", "w");
+        assert_string_equal(o.text, "Read-only file system\n");
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "open", "/planted", "w");
+        assert_string_equal(o.text, "Read-only file system\n");
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "open", "/w/ok", "w");
+        assert_string_equal(o.text, "ok\n");
+}
+
+static void test_there_is_no_network(void **state)
+{
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "net", NULL);
+        assert_string_equal(o.text, "socket Operation not permitted\n");
+        run_prog(NULL, PROTO_POLICY_NONE, NULL, &o, "net", NULL);
+        assert_string_equal(o.text, "connect Network is unreachable\n");
+}
+
+static void test_only_stdio_descriptors_are_inherited(void **state)
+{
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "fds", NULL);
+        assert_string_equal(o.text, "3\n");
+}
+
+static void test_reset_leaves_nothing_of_the_last_run(void **state)
+{
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct out o;
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, 10000, &sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "plant", NULL);
+        assert_string_equal(o.text, "planted\n");
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "fill", NULL);
+        assert_string_equal(o.text, "No space left on device\n");
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "count", NULL);
+        assert_string_equal(o.text, "2 3\n"); /* link, d; fifo, big, fill */
+        assert_int_equal(sandbox_reset(sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "count", NULL);
+        assert_string_equal(o.text, "0 0\n");
+        sandbox_pool_release(pool, sb);
+}
+
+static void test_open_and_delete_work_inside(void **state)
+{
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct out o;
+        int fd = -1;
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, 10000, &sb, &err), 0);
+        assert_int_equal(
+                sandbox_open(sb, "/w/input.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644, &fd, &err), 0);
+        assert_int_equal(write(fd, "data", 4), 4);
+        close(fd);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "open", "/w/input.txt", "r", NULL);
+        assert_string_equal(o.text, "ok\n");
+        assert_int_equal(sandbox_delete(sb, "/w/input.txt", &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "open", "/w/input.txt", "r", NULL);
+        assert_string_equal(o.text, "No such file or directory\n");
+        /* a link planted by a program is never followed by open */
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "plant", NULL);
+        assert_int_not_equal(sandbox_open(sb, "/w/link", O_RDONLY, 0, &fd, &err), 0);
+        assert_int_equal(sandbox_ping(sb, &err), 0);
+        sandbox_pool_release(pool, sb);
+}
+
+static void test_missing_program_is_an_error_result(void **state)
+{
+        static const char *const argv[] = {"/no/such/program", NULL};
+        struct sandbox_run run = {
+                .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .exe_fd = -1};
+        struct sandbox_result res;
+        struct gv_err err = {0};
+        struct sandbox *sb;
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, 10000, &sb, &err), 0);
+        assert_int_equal(sandbox_exec(sb, &run, &res, &err), 0);
+        assert_int_equal(res.status, SANDBOX_ERROR);
+        assert_non_null(strstr(res.error, "No such file"));
+        assert_false(sandbox_broken(sb));
+        sandbox_pool_release(pool, sb);
+}
+
+static void test_container_with_killed_init_is_replaced(void **state)
+{
+        struct sandbox_pool_stats before, after;
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct out o;
+
+        (void)state;
+        sandbox_pool_stats(pool, &before);
+        assert_int_equal(sandbox_pool_acquire(pool, 10000, &sb, &err), 0);
+        kill(sandbox_init_pid(sb), SIGKILL);
+        usleep(20000);
+        assert_int_not_equal(sandbox_ping(sb, &err), 0);
+        assert_true(sandbox_broken(sb));
+        sandbox_pool_release(pool, sb);
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "exit", "0");
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        for (int i = 0; i < 100; i++) {
+                sandbox_pool_stats(pool, &after);
+                if (after.anomalies > before.anomalies)
+                        break;
+                usleep(20000);
+        }
+        assert_true(after.anomalies > before.anomalies);
+}
+
+static void wait_settled(unsigned size)
+{
+        struct sandbox_pool_stats st;
+
+        for (int i = 0; i < 250; i++) {
+                sandbox_pool_stats(pool, &st);
+                if (st.ready == size && st.busy == 0)
+                        return;
+                usleep(20000);
+        }
+        fail_msg("the pool did not settle: %u ready", st.ready);
+}
+
+static void test_thousand_runs_leak_nothing(void **state)
+{
+        int procs, fds, mounts, cgroups;
+        struct out o;
+
+        (void)state;
+        wait_settled(2);
+        procs = count_descendants();
+        fds = count_dir("/proc/self/fd");
+        mounts = count_lines("/proc/self/mountinfo");
+        cgroups = count_cgroups();
+        assert_true(cgroups >= 2); /* the counting sees the pool's cgroups */
+        assert_true(procs >= 2);
+        for (int i = 0; i < 1000; i++) {
+                run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "exit", "0");
+                assert_int_equal(o.res.status, SANDBOX_OK);
+        }
+        wait_settled(2);
+        assert_int_equal(count_descendants(), procs);
+        assert_int_equal(count_dir("/proc/self/fd"), fds);
+        assert_int_equal(count_lines("/proc/self/mountinfo"), mounts);
+        /* recycled containers (max_uses) got new cgroups; the old ones are gone */
+        assert_int_equal(count_cgroups(), cgroups);
+}
+
+static int setup(void **state)
+{
+        struct sandbox_conf conf;
+        struct gv_err err = {0};
+
+        (void)state;
+        sandbox_conf_default(&conf);
+        conf.pool_size = 2;
+        conf.max_uses = 300; /* the 1,000-run test recycles containers too */
+        conf.tmp_kib = 4096;
+        if (sandbox_pool_new(&conf, &pool, &err) < 0) {
+                fprintf(stderr, "sandbox_pool_new: %s\n", err.msg);
+                return -1;
+        }
+        prog_fd = open(SANDBOX_PROG, O_RDONLY | O_CLOEXEC);
+        return prog_fd >= 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        sandbox_pool_free(pool);
+        close(prog_fd);
+        return 0;
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_exit_code_and_stdio_pass_through),
+                cmocka_unit_test(test_runs_as_unprivileged_user),
+                cmocka_unit_test(test_cpu_limit_is_time),
+                cmocka_unit_test(test_sleep_hits_wall_limit),
+                cmocka_unit_test(test_touching_1gib_is_memory_limit),
+                cmocka_unit_test(test_peak_memory_is_reported),
+                cmocka_unit_test(test_stack_overflow_is_a_signal),
+                cmocka_unit_test(test_output_flood_is_output_limit),
+                cmocka_unit_test(test_fork_bomb_is_contained),
+                cmocka_unit_test(test_cpu_of_threads_is_counted),
+                cmocka_unit_test(test_cpu_of_unreaped_children_is_counted),
+                cmocka_unit_test(test_orphaned_grandchild_is_gone_after_the_run),
+                cmocka_unit_test(test_kill_minus_one_does_not_reach_the_host),
+                cmocka_unit_test(test_stopping_its_parent_fails),
+                cmocka_unit_test(test_host_files_are_invisible),
+                cmocka_unit_test(test_system_directories_are_read_only),
+                cmocka_unit_test(test_there_is_no_network),
+                cmocka_unit_test(test_only_stdio_descriptors_are_inherited),
+                cmocka_unit_test(test_reset_leaves_nothing_of_the_last_run),
+                cmocka_unit_test(test_open_and_delete_work_inside),
+                cmocka_unit_test(test_missing_program_is_an_error_result),
+                cmocka_unit_test(test_container_with_killed_init_is_replaced),
+                cmocka_unit_test(test_thousand_runs_leak_nothing),
+        };
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "skip: the container tests need root (namespaces, cgroups)\n");
+                return 77;
+        }
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

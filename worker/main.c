@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gavel: the judging worker's command line. This file only dispatches; each subcommand lives in
+ * worker/cmd_*.c. Only this file calls exit().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker/cmd.h"
+
+struct command {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *help;
+};
+
+static const struct command commands[] = {
+        {"decode", cmd_decode, "print msgpack messages from stdin as JSON"},
+        {"encode", cmd_encode, "encode a JSON job description from stdin as msgpack"},
+        {"exec", cmd_exec, "run one program in a pooled container and report its usage"},
+        {"bench", cmd_bench, "measure the sandbox (gavel bench sandbox)"},
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: gavel COMMAND [ARGS...]\n\ncommands:\n");
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "\n'gavel COMMAND --help' describes each.\n");
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                usage(stderr);
+                exit(EXIT_USAGE);
+        }
+        if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+                usage(stdout);
+                exit(0);
+        }
+        if (!strcmp(argv[1], "--version")) {
+                printf("gavel 0.1.0\n");
+                exit(0);
+        }
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (!strcmp(argv[1], commands[i].name))
+                        exit(commands[i].run(argc - 1, argv + 1));
+        fprintf(stderr, "gavel: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        exit(EXIT_USAGE);
+}
