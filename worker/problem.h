@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Problems: a folder per problem in the worker's problem store, with problem.yaml (limits,
+ * checker, tests in order, optional subtasks) and its test files; or a bare folder of N.in /
+ * N.ans pairs (N numeric, in numeric order); or the inline tests of a job. Test data is read
+ * lazily from files (problem_test_read) so a store with large tests costs no memory.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schema/err.h"
+#include "schema/schema.h"
+
+struct problem_test {
+        char *in_path;  /* host path of the input, or NULL for inline data */
+        char *ans_path; /* host path of the answer, or NULL for inline data */
+        const uint8_t *in, *ans; /* inline data (borrowed from the job), when the paths are NULL */
+        size_t in_len, ans_len;
+        double points; /* points of this test when the problem scores per test; else 0 */
+};
+
+struct problem_subtask {
+        char *name;
+        double points;
+        size_t *tests; /* 0-based indexes into problem.tests */
+        size_t n_tests;
+        size_t *depends; /* 0-based indexes of subtasks that must pass too */
+        size_t n_depends;
+};
+
+struct problem {
+        char *id;   /* the folder's name, or the job id for inline tests */
+        char *dir;  /* host path of the folder, or NULL */
+        char *hash; /* hex digest of problem.yaml and every test file's bytes (version) */
+        struct job_limits limits;  /* 0 fields: not set here */
+        enum schema_checker checker;
+        double checker_eps;
+        char *checker_source; /* host path of a custom checker's source (testlib style), or NULL */
+        char *checker_lang;   /* its language name in the language table (default "cpp") */
+        struct problem_test *tests;
+        size_t n_tests;
+        struct problem_subtask *subtasks; /* NULL when scored per test */
+        size_t n_subtasks;
+};
+
+/*
+ * Loads the problem folder dir. A broken problem.yaml or a missing test file is an error naming
+ * the file and the field ("aplusb/problem.yaml:7: tests[2].in: no such file"). -EINVAL, -ENOENT.
+ */
+int problem_load_dir(const char *dir, struct problem **ret_problem, struct gv_err *err);
+
+/*
+ * Loads problem id from the store (store/id); id must be a plain name (no '/', not "." or "..").
+ * -ENOENT when it does not exist, -EINVAL when it is not a valid id or a valid problem.
+ */
+int problem_load(const char *store, const char *id, struct problem **ret_problem,
+                 struct gv_err *err);
+
+/* A problem made of the job's inline tests, its data borrowed from job (which must outlive it). */
+int problem_from_job(const struct job *job, struct problem **ret_problem, struct gv_err *err);
+
+void problem_free(struct problem *problem); /* NULL is a no-op */
+
+/*
+ * Opens test i's input or answer for reading: a file descriptor (a memfd for inline data) at
+ * offset 0. -errno.
+ */
+int problem_test_open(const struct problem *problem, size_t i, bool answer, int *ret_fd,
+                      struct gv_err *err);
