@@ -22,8 +22,7 @@ int cache_open(const char *dir, uint64_t max_kib, struct cache **ret_cache, stru
 void cache_free(struct cache *cache); /* NULL is a no-op */
 
 /* The key of n byte strings: SHA-256 over each one's length and bytes, as hex. */
-void cache_key(const void *const *parts, const size_t *lens, size_t n,
-               char ret_key[CACHE_KEY_HEX]);
+void cache_key(const void *const *parts, const size_t *lens, size_t n, char ret_key[CACHE_KEY_HEX]);
 
 /* A read-only descriptor of the entry, its use time refreshed; -ENOENT when there is none. */
 int cache_get(struct cache *cache, const char *key, int *ret_fd, struct gv_err *err);

@@ -35,10 +35,10 @@ void checker_builtin(enum schema_checker kind, double eps, const uint8_t *out, s
                      const uint8_t *ans, size_t ans_len, struct checker_outcome *ret);
 
 struct checker_custom {
-        int exe_fd;      /* the compiled checker (an executable file, read-only) */
-        int in_fd;       /* the test's input */
-        int out_fd;      /* the program's output */
-        int ans_fd;      /* the test's answer */
+        int exe_fd;                   /* the compiled checker (an executable file, read-only) */
+        int in_fd;                    /* the test's input */
+        int out_fd;                   /* the program's output */
+        int ans_fd;                   /* the test's answer */
         struct sandbox_limits limits; /* default 10 s cpu, 512 MiB */
 };
 
