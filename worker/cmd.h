@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <stdint.h>
+
 enum {
         EXIT_USAGE = 2,
         EXIT_FAILURE_SYSTEM = 3,
@@ -15,3 +17,10 @@ int cmd_decode(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/*
+ * Reads s, the value of option opt of `gavel cmd`, as a decimal integer of at most max. On bad
+ * input prints "gavel cmd: opt: ..." on stderr and returns -EINVAL (or -ERANGE).
+ */
+int cmd_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t max, uint64_t *ret);

@@ -37,22 +37,6 @@ static void usage(FILE *f)
                    "status); 2 usage; 3 the sandbox failed.\n");
 }
 
-static int parse_u64(const char *opt, const char *s, uint64_t *ret)
-{
-        char *end;
-        unsigned long long v;
-
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno || *end || !*s || s[0] == '-') {
-                fprintf(stderr, "gavel exec: %s: expected a non-negative integer, got '%s'\n", opt,
-                        s);
-                return -EINVAL;
-        }
-        *ret = v;
-        return 0;
-}
-
 /* Copies a capture file to fd, from its start. */
 static void copy_out(int from, int to)
 {
@@ -117,12 +101,8 @@ int cmd_exec(int argc, char **argv)
                 case 't':
                 case 'w':
                 case 'p':
-                        if (parse_u64(argv[optind - 2], optarg, &v) < 0)
+                        if (cmd_parse_u64("exec", argv[optind - 2], optarg, UINT32_MAX, &v) < 0)
                                 return EXIT_USAGE;
-                        if (v > UINT32_MAX) {
-                                fprintf(stderr, "gavel exec: %s: too large\n", argv[optind - 2]);
-                                return EXIT_USAGE;
-                        }
                         if (c == 't')
                                 run.limits.time_ms = (uint32_t)v;
                         else if (c == 'w')
@@ -131,12 +111,14 @@ int cmd_exec(int argc, char **argv)
                                 run.limits.pids = (uint32_t)v;
                         break;
                 case 'm':
-                        if (parse_u64("--memory-mib", optarg, &v) < 0)
+                        if (cmd_parse_u64("exec", "--memory-mib", optarg, UINT64_MAX / 1024, &v) <
+                            0)
                                 return EXIT_USAGE;
                         run.limits.memory_kib = v * 1024;
                         break;
                 case 'o':
-                        if (parse_u64("--output-kib", optarg, &v) < 0)
+                        if (cmd_parse_u64("exec", "--output-kib", optarg, UINT64_MAX / 1024, &v) <
+                            0)
                                 return EXIT_USAGE;
                         run.limits.output_kib = v;
                         break;

@@ -520,3 +520,22 @@ char *json_dumps_exact(const json_t *json, size_t flags)
 
         return json_dumps(json, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(p));
 }
+
+int json_from_verdict(const struct verdict *verdict, json_t **ret_json, struct gv_err *err)
+{
+        cleanup_free void *buf = NULL;
+        msgpack_unpacked unpacked;
+        size_t len, off = 0;
+        int r;
+
+        r = schema_verdict_encode(verdict, &buf, &len);
+        if (r < 0)
+                return gv_err_errno(err, r, "cannot encode the verdict");
+        msgpack_unpacked_init(&unpacked);
+        if (msgpack_unpack_next(&unpacked, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
+                r = gv_err_set(err, -EBADMSG, "cannot unpack the encoded verdict");
+        else
+                r = json_from_msgpack(&unpacked.data, ret_json, err);
+        msgpack_unpacked_destroy(&unpacked);
+        return r;
+}

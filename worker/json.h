@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "schema/err.h"
+#include "schema/schema.h"
 
 #define JSON_DEPTH_MAX 64 /* nesting bound of both conversions; callers bound input first */
 
@@ -64,3 +65,10 @@ json_t *json_bytes(const void *buf, size_t len);
  * -EINVAL with err (may be NULL) saying what is wrong, without a key path.
  */
 int json_get_bytes(const json_t *json, uint8_t **ret_buf, size_t *ret_len, struct gv_err *err);
+
+/*
+ * The verdict as JSON, exactly as `gavel decode` prints its msgpack form (the same keys as the
+ * schema's verdict, "verdict" holding the code, meta decoded): a new reference in *ret_json.
+ * Returns 0, or -errno with err (may be NULL) set.
+ */
+int json_from_verdict(const struct verdict *verdict, json_t **ret_json, struct gv_err *err);

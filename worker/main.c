@@ -19,7 +19,8 @@ static const struct command commands[] = {
         {"decode", cmd_decode, "print msgpack messages from stdin as JSON"},
         {"encode", cmd_encode, "encode a JSON job description from stdin as msgpack"},
         {"exec", cmd_exec, "run one program in a pooled container and report its usage"},
-        {"bench", cmd_bench, "measure the sandbox (gavel bench sandbox)"},
+        {"run", cmd_run, "judge one submission against a problem folder"},
+        {"bench", cmd_bench, "measure the sandbox or the judge (gavel bench sandbox|judge)"},
 };
 
 static void usage(FILE *f)
