@@ -281,14 +281,15 @@ static void scan_sub(struct cache *cache, const char *sub)
 {
         cleanup_fd int sub_fd =
                 openat(cache->dir_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        DIR *d;
+        int dir_fd = sub_fd >= 0 ? fcntl(sub_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        DIR *d = dir_fd >= 0 ? fdopendir(dir_fd) : NULL; /* takes dir_fd */
         struct dirent *de;
 
-        if (sub_fd < 0)
+        if (!d) {
+                if (dir_fd >= 0)
+                        close(dir_fd);
                 return;
-        d = fdopendir(dup(sub_fd));
-        if (!d)
-                return;
+        }
         while ((de = readdir(d))) {
                 struct stat st;
 

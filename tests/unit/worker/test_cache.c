@@ -525,7 +525,7 @@ static void test_concurrent_puts_never_show_a_partial_entry(void **state)
         print_message("readers checked %u entries\n", atomic_load(&seen));
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         assert_int_equal(atomic_load(&bad), 0);
-        assert_true(atomic_load(&seen) > 50);
+        assert_true(atomic_load(&seen) > 10); /* about 100-150 here, idle */
         assert_int_equal(count_tmp(f->dir), 0);
         cache_free(cache);
 }
