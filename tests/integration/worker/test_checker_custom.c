@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -300,6 +301,30 @@ static void test_a_missing_executable_is_a_failure(void **state)
         close(fd);
 }
 
+static void test_a_dead_container_is_an_error_not_an_outcome(void **state)
+{
+        struct checker_outcome o = {.result = CHECKER_AC, .message = "untouched"};
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct checker_custom c = {.exe_fd = exe_fd,
+                                   .in_fd = memfd_with("compare", 7),
+                                   .out_fd = memfd_with("1", 1),
+                                   .ans_fd = memfd_with("1", 1)};
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, 20000, &sb, &err), 0);
+        assert_int_equal(kill(sandbox_init_pid(sb), SIGKILL), 0);
+        usleep(20000);
+        assert_true(checker_run_custom(sb, &c, &o, &err) < 0);
+        print_message("    -> %s\n", err.msg);
+        assert_true(err.msg[0] != '\0');
+        assert_string_equal(o.message, "untouched"); /* written only on success */
+        sandbox_pool_release(pool, sb);
+        close(c.in_fd);
+        close(c.out_fd);
+        close(c.ans_fd);
+}
+
 static int compile_checker(void)
 {
         char src[64], exe[64], cmd[256], priv[64];
@@ -385,6 +410,7 @@ int main(void)
                 cmocka_unit_test(test_files_beyond_the_work_dir_are_a_failure),
                 cmocka_unit_test(test_a_private_executable_is_copied_in),
                 cmocka_unit_test(test_a_missing_executable_is_a_failure),
+                cmocka_unit_test(test_a_dead_container_is_an_error_not_an_outcome),
         };
 
         if (geteuid() != 0) {
