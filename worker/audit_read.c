@@ -409,7 +409,7 @@ static int prune_chunk(sqlite3 *db, sqlite3_stmt **stmts, int64_t before_ms,
         uint64_t *const counts[] = {[PR_ATTEMPTS] = &pruned->attempts,
                                     [PR_STAGES] = &pruned->stages,
                                     [PR_VERDICTS] = &pruned->verdicts};
-        int64_t last = 0, n;
+        int64_t last = 0, n = 0;
         int rc, r;
 
         for (int i = 0; i < _PR_MAX; i++) {
@@ -423,7 +423,8 @@ static int prune_chunk(sqlite3 *db, sqlite3_stmt **stmts, int64_t before_ms,
         for (int i = PR_ATTEMPTS; i <= PR_VERDICTS && r == 0 && last > 0; i++) {
                 bind_named_int(stmts[i], ":last", last);
                 r = step_int(db, stmts[i], &n, err);
-                *counts[i] += (uint64_t)n;
+                if (r == 0)
+                        *counts[i] += (uint64_t)n;
         }
         if (r == 0 && last > 0) {
                 bind_named_int(stmts[PR_DELETE], ":last", last);
