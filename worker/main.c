@@ -20,6 +20,7 @@ static const struct command commands[] = {
         {"encode", cmd_encode, "encode a JSON job description from stdin as msgpack"},
         {"exec", cmd_exec, "run one program in a pooled container and report its usage"},
         {"bench", cmd_bench, "measure the sandbox (gavel bench sandbox)"},
+        {"audit", cmd_audit, "inspect and prune the audit log (stats, show, prune)"},
 };
 
 static void usage(FILE *f)
