@@ -21,6 +21,7 @@ static const struct command commands[] = {
         {"exec", cmd_exec, "run one program in a pooled container and report its usage"},
         {"run", cmd_run, "judge one submission against a problem folder"},
         {"bench", cmd_bench, "measure the sandbox or the judge (gavel bench sandbox|judge)"},
+        {"audit", cmd_audit, "inspect and prune the audit log (stats, show, prune)"},
 };
 
 static void usage(FILE *f)
