@@ -23,6 +23,7 @@
 #include "schema/cleanup.h"
 #include "worker/cache.h"
 #include "worker/checker.h"
+#include "worker/fileio.h"
 #include "worker/judge.h"
 #include "worker/problem.h"
 
@@ -122,29 +123,6 @@ static int write_all(int fd, const void *buf, size_t len)
         return 0;
 }
 
-/* Appends all of from, read from its offset 0, to to. */
-static int copy_fd(int from, int to)
-{
-        char buf[65536];
-        off_t off = 0;
-
-        for (;;) {
-                ssize_t n = pread(from, buf, sizeof(buf), off);
-                int r;
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return 0;
-                r = write_all(to, buf, (size_t)n);
-                if (r < 0)
-                        return r;
-                off += n;
-        }
-}
-
 /* Up to max bytes from the start of fd into buf; the count read, or -errno. */
 static ssize_t read_head_raw(int fd, char *buf, size_t max)
 {
@@ -239,9 +217,10 @@ static int memfd_sealed(const char *name, bool exec, const void *buf, size_t len
         r = memfd_new(name, exec, &fd, err);
         if (r < 0)
                 return r;
-        r = src_fd >= 0 ? copy_fd(src_fd, fd) : write_all(fd, buf, len);
+        r = src_fd >= 0 ? fileio_copy(fd, src_fd, NULL, err) : write_all(fd, buf, len);
         if (r < 0)
-                return gv_err_errno(err, r, "fill memory file %s", name);
+                return src_fd >= 0 ? gv_err_prefix(err, "memory file %s: ", name)
+                                   : gv_err_errno(err, r, "fill memory file %s", name);
         r = memfd_seal(&fd, err);
         if (r < 0)
                 return r;
@@ -361,9 +340,10 @@ static int put_file(struct sandbox *sb, const char *name, const void *buf, size_
         r = sandbox_open(sb, path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &fd, err);
         if (r < 0)
                 return r;
-        r = src_fd >= 0 ? copy_fd(src_fd, fd) : write_all(fd, buf, len);
+        r = src_fd >= 0 ? fileio_copy(fd, src_fd, NULL, err) : write_all(fd, buf, len);
         if (r < 0)
-                return gv_err_errno(err, r, "write %s into the container", path);
+                return src_fd >= 0 ? gv_err_prefix(err, "%s: ", path)
+                                   : gv_err_errno(err, r, "write %s into the container", path);
         return 0;
 }
 
