@@ -8,6 +8,8 @@
 #pragma once
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,6 +76,21 @@ static inline char *xstrdup(const char *s)
         if (!p)
                 abort();
         return p;
+}
+
+/* A malloc'ed formatted string (small, bounded messages and paths only). */
+__attribute__((format(printf, 1, 2))) static inline char *xasprintf(const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+        int n;
+
+        va_start(ap, fmt);
+        n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                abort();
+        return s;
 }
 
 static inline void *xmemdup(const void *src, size_t n)

@@ -5,10 +5,19 @@
  * wait of /bin/true from this process, (b) the same program through a pooled container (acquire,
  * exec with cgroup attach, rlimits and seccomp, release), (c) creating and destroying a
  * container. Prints medians, p95 and the ratios b/a and c/b, and the idle init's RSS.
+ *
+ * gavel bench judge: how steady and how true the judge's measurements are, through the whole
+ * engine with every slot busy: the spread of the cpu time of one fixed 0.5 s workload, its offset
+ * from the program's own cpu clock, and the peak memory of a program touching 64 MiB against
+ * 64 MiB plus what an empty run of the same program shows.
  */
+#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +28,8 @@
 #include "sandbox/sandbox.h"
 #include "schema/cleanup.h"
 #include "worker/cmd.h"
+#include "worker/judge.h"
+#include "worker/lang.h"
 
 extern char **environ;
 
@@ -289,10 +300,379 @@ out:
         return 0;
 }
 
+/* ---- gavel bench judge ------------------------------------------------------------------ */
+
+/* Reads n, does n additions, prints "ok", and on stderr its own cpu clock in µs. */
+static const char spin_src[] =
+        "#include <stdio.h>\n"
+        "#include <time.h>\n"
+        "int main(void)\n"
+        "{\n"
+        "        unsigned long long n = 0;\n"
+        "        volatile unsigned long long x = 0;\n"
+        "        struct timespec t;\n"
+        "        if (scanf(\"%llu\", &n) != 1)\n"
+        "                return 2;\n"
+        "        for (unsigned long long i = 0; i < n; i++)\n"
+        "                x += i;\n"
+        "        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);\n"
+        "        fprintf(stderr, \"%lld\\n\", (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000);\n"
+        "        puts(\"ok\");\n"
+        "        return 0;\n"
+        "}\n";
+
+/* Reads n, touches n bytes, prints "ok". With n = 0 it shows what an empty run costs. */
+static const char touch_src[] = "#include <stdio.h>\n"
+                                "#include <stdlib.h>\n"
+                                "#include <string.h>\n"
+                                "int main(void)\n"
+                                "{\n"
+                                "        size_t n = 0;\n"
+                                "        char *p;\n"
+                                "        if (scanf(\"%zu\", &n) != 1 || !(p = malloc(n + 1)))\n"
+                                "                return 2;\n"
+                                "        memset(p, 1, n + 1);\n"
+                                "        puts(p[n / 2] == 1 ? \"ok\" : \"no\");\n"
+                                "        return 0;\n"
+                                "}\n";
+
+#define BENCH_TOUCH_KIB (64 * 1024)
+
+struct sample {
+        enum schema_code verdict;
+        uint32_t time_ms;
+        uint64_t memory_kib;
+        double own_ms; /* the program's own cpu clock (from its stderr); < 0: not known */
+        char reason[160];
+};
+
+struct batch {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        size_t pending;
+        struct sample *samples;
+};
+
+struct batch_ref {
+        struct batch *batch;
+        size_t i;
+};
+
+static void bench_output(size_t test, int out_fd, const char *err, size_t err_len, void *userdata)
+{
+        struct batch_ref *ref = userdata;
+        char buf[32];
+
+        (void)test;
+        (void)out_fd;
+        if (err_len == 0 || err_len >= sizeof(buf))
+                return;
+        memcpy(buf, err, err_len);
+        buf[err_len] = '\0';
+        ref->batch->samples[ref->i].own_ms = strtod(buf, NULL) / 1000.0;
+}
+
+static void bench_done(struct verdict *verdict, bool cancelled, void *userdata)
+{
+        struct batch_ref *ref = userdata;
+        struct sample *s = &ref->batch->samples[ref->i];
+
+        s->verdict = cancelled ? SCHEMA_SE : verdict->verdict;
+        if (verdict->n_tests) {
+                s->time_ms = verdict->tests[0].time_ms;
+                s->memory_kib = verdict->tests[0].memory_kib;
+        }
+        snprintf(s->reason, sizeof(s->reason), "%s",
+                 verdict->reason ? verdict->reason
+                 : verdict->n_tests && verdict->tests[0].checker_message
+                         ? verdict->tests[0].checker_message
+                         : "");
+        verdict_done(verdict);
+        pthread_mutex_lock(&ref->batch->lock);
+        ref->batch->pending--;
+        pthread_cond_signal(&ref->batch->cond);
+        pthread_mutex_unlock(&ref->batch->lock);
+}
+
+/*
+ * Judges n copies of src in C, copy i on the one test inputs[i] (answer "ok"), all submitted at
+ * once so that every slot stays busy, and fills samples[i]. Fails unless every one is AC.
+ */
+static int run_batch(struct judge *judge, const char *src, char **inputs, size_t n,
+                     struct sample *samples, struct gv_err *err)
+{
+        struct batch batch = {.pending = 0, .samples = samples};
+        struct job *jobs = xcalloc(n, sizeof(*jobs));
+        struct batch_ref *refs = xcalloc(n, sizeof(*refs));
+        int r = 0;
+
+        pthread_mutex_init(&batch.lock, NULL);
+        pthread_cond_init(&batch.cond, NULL);
+        for (size_t i = 0; i < n && r == 0; i++) {
+                struct judge_request req = {.job = &jobs[i],
+                                            .output = bench_output,
+                                            .done = bench_done,
+                                            .userdata = &refs[i]};
+                char id[32];
+
+                snprintf(id, sizeof(id), "bench-%zu", i);
+                samples[i] = (struct sample){.own_ms = -1};
+                refs[i] = (struct batch_ref){.batch = &batch, .i = i};
+                jobs[i] = (struct job){
+                        .v = SCHEMA_VERSION,
+                        .id = xstrdup(id),
+                        .lang = xstrdup("c"),
+                        .source = xmemdup(src, strlen(src)),
+                        .source_len = strlen(src),
+                        .tests = xcalloc(1, sizeof(struct job_test)),
+                        .n_tests = 1,
+                        .limits = {.time_ms = 5000, .memory_kib = 256 * 1024},
+                        .checker = SCHEMA_CHECKER_TOKENS,
+                        .attempt = 1,
+                };
+                jobs[i].tests[0] = (struct job_test){
+                        .in = xmemdup(inputs[i], strlen(inputs[i])),
+                        .in_len = strlen(inputs[i]),
+                        .out = xmemdup("ok\n", 3),
+                        .out_len = 3,
+                };
+                pthread_mutex_lock(&batch.lock);
+                batch.pending++;
+                pthread_mutex_unlock(&batch.lock);
+                r = judge_submit(judge, &req, err);
+                if (r < 0) {
+                        pthread_mutex_lock(&batch.lock);
+                        batch.pending--;
+                        pthread_mutex_unlock(&batch.lock);
+                }
+        }
+        pthread_mutex_lock(&batch.lock);
+        while (batch.pending > 0)
+                pthread_cond_wait(&batch.cond, &batch.lock);
+        pthread_mutex_unlock(&batch.lock);
+        for (size_t i = 0; i < n; i++) {
+                if (r == 0 && jobs[i].id && samples[i].verdict != SCHEMA_AC)
+                        r = gv_err_set(err, -EIO, "bench run %zu: %s %s", i,
+                                       schema_code_name(samples[i].verdict), samples[i].reason);
+                job_done(&jobs[i]);
+        }
+        free(jobs);
+        free(refs);
+        pthread_cond_destroy(&batch.cond);
+        pthread_mutex_destroy(&batch.lock);
+        return r;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Sorts v in place and returns its median. */
+static double median_d(double *v, size_t n)
+{
+        qsort(v, n, sizeof(double), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st;
+        (void)flag;
+        (void)ftw;
+        return remove(path);
+}
+
+struct judge_figures {
+        size_t runs;
+        unsigned slots;
+        double cpu_median, cpu_mean, cpu_sd, cpu_cv, own_median;
+        double offset_median, offset_min, offset_max;
+        double touch_median, empty_median, memory_offset;
+};
+
+/* The three measurements; fills f. */
+static int measure_judge(struct judge *judge, struct judge_figures *f, struct gv_err *err)
+{
+        size_t runs = f->runs;
+        struct sample *s = xcalloc(2 * runs, sizeof(*s));
+        char **inputs = xcalloc(2 * runs, sizeof(char *));
+        double *v = xcalloc(2 * runs, sizeof(double)), *w = xcalloc(runs, sizeof(double));
+        double count = 1e8;
+        int r;
+
+        /* calibration: scale the workload to 0.5 s by the program's own clock */
+        inputs[0] = xstrdup("100000000");
+        r = run_batch(judge, spin_src, inputs, 1, s, err);
+        free(inputs[0]);
+        if (r == 0 && s[0].own_ms < 5)
+                r = gv_err_set(err, -EIO, "calibration: the program reported no cpu time");
+        if (r == 0) {
+                count = count * 500.0 / s[0].own_ms;
+                for (size_t i = 0; i < runs; i++)
+                        inputs[i] = xasprintf("%.0f", count);
+                r = run_batch(judge, spin_src, inputs, runs, s, err);
+                for (size_t i = 0; i < runs; i++)
+                        free(inputs[i]);
+        }
+        if (r == 0) {
+                double sum = 0, sq = 0;
+
+                for (size_t i = 0; i < runs; i++) {
+                        if (s[i].own_ms <= 0) {
+                                r = gv_err_set(err, -EIO, "run %zu: no cpu clock on stderr", i);
+                                break;
+                        }
+                        v[i] = s[i].time_ms;
+                        w[i] = s[i].own_ms;
+                        sum += v[i];
+                }
+                f->cpu_mean = sum / (double)runs;
+                for (size_t i = 0; i < runs; i++)
+                        sq += (v[i] - f->cpu_mean) * (v[i] - f->cpu_mean);
+                f->cpu_sd = sqrt(sq / (double)(runs - 1));
+                f->cpu_cv = 100.0 * f->cpu_sd / f->cpu_mean;
+                f->cpu_median = median_d(v, runs);
+                f->own_median = median_d(w, runs);
+                for (size_t i = 0; i < runs; i++)
+                        v[i] = 100.0 * ((double)s[i].time_ms - s[i].own_ms) / s[i].own_ms;
+                f->offset_median = median_d(v, runs);
+                f->offset_min = v[0];
+                f->offset_max = v[runs - 1];
+        }
+        if (r == 0) {
+                /* touching and empty runs interleaved, so that noise falls on both alike */
+                for (size_t i = 0; i < 2 * runs; i++)
+                        inputs[i] = xasprintf("%d", i % 2 ? 0 : BENCH_TOUCH_KIB * 1024);
+                r = run_batch(judge, touch_src, inputs, 2 * runs, s, err);
+                for (size_t i = 0; i < 2 * runs; i++)
+                        free(inputs[i]);
+        }
+        if (r == 0) {
+                for (size_t i = 0; i < runs; i++) {
+                        v[i] = (double)s[2 * i].memory_kib;
+                        w[i] = (double)s[2 * i + 1].memory_kib;
+                }
+                f->touch_median = median_d(v, runs);
+                f->empty_median = median_d(w, runs);
+                f->memory_offset = 100.0 * (f->touch_median - f->empty_median - BENCH_TOUCH_KIB) /
+                                   BENCH_TOUCH_KIB;
+        }
+        free(s);
+        free(inputs);
+        free(v);
+        free(w);
+        return r;
+}
+
+static int bench_judge(int argc, char **argv)
+{
+        static const struct option opts[] = {{"runs", required_argument, NULL, 'n'},
+                                             {"slots", required_argument, NULL, 's'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
+        struct judge_figures f = {.runs = 30};
+        struct lang_table *langs = NULL;
+        struct judge *judge = NULL;
+        struct judge_conf conf;
+        struct gv_err err = {0};
+        char dir[] = "/tmp/gavel-bench-XXXXXX";
+        uint64_t v, slots = 0;
+        bool json = false, met;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'n':
+                        if (cmd_parse_u64("bench", "--runs", optarg, 10000, &v) < 0)
+                                return EXIT_USAGE;
+                        if (v < 3) {
+                                fprintf(stderr, "gavel bench: --runs: at least 3\n");
+                                return EXIT_USAGE;
+                        }
+                        f.runs = v;
+                        break;
+                case 's':
+                        if (cmd_parse_u64("bench", "--slots", optarg, 256, &slots) < 0)
+                                return EXIT_USAGE;
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        printf("usage: gavel bench judge [--runs N] [--slots K] [--json]\n"
+                               "  --runs N   runs of each program (default 30)\n"
+                               "  --slots K  judging slots, all kept busy (default: cores)\n"
+                               "  --json     one JSON object instead of the table\n"
+                               "Exit status 0 when every goal is met, 1 when one is not.\n");
+                        return 0;
+                default:
+                        return EXIT_USAGE;
+                }
+        }
+        if (!mkdtemp(dir)) {
+                fprintf(stderr, "gavel bench: mkdtemp: %s\n", strerror(errno));
+                return EXIT_FAILURE_SYSTEM;
+        }
+        r = lang_table_load(NULL, &langs, &err);
+        if (r == 0) {
+                judge_conf_default(&conf);
+                conf.slots = (unsigned)slots;
+                conf.langs = langs;
+                conf.cache_dir = dir;
+                r = judge_new(&conf, &judge, &err);
+        }
+        if (r == 0) {
+                f.slots = judge_slots(judge);
+                r = measure_judge(judge, &f, &err);
+        }
+        judge_free(judge);
+        lang_table_free(langs);
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (r < 0) {
+                fprintf(stderr, "gavel bench: %s\n", err.msg);
+                return EXIT_FAILURE_SYSTEM;
+        }
+        met = f.cpu_cv <= 2.0 && fabs(f.offset_median) <= 5.0 && fabs(f.memory_offset) <= 5.0;
+        if (json) {
+                printf("{\"runs\":%zu,\"slots\":%u,\"cpu_median_ms\":%.1f,\"cpu_mean_ms\":%.2f,"
+                       "\"cpu_sd_ms\":%.2f,\"cpu_cv_pct\":%.3f,\"own_median_ms\":%.2f,"
+                       "\"offset_median_pct\":%.3f,\"offset_min_pct\":%.3f,"
+                       "\"offset_max_pct\":%.3f,\"touch_median_kib\":%.0f,"
+                       "\"empty_median_kib\":%.0f,\"memory_offset_pct\":%.3f,\"goals_met\":%s}\n",
+                       f.runs, f.slots, f.cpu_median, f.cpu_mean, f.cpu_sd, f.cpu_cv, f.own_median,
+                       f.offset_median, f.offset_min, f.offset_max, f.touch_median, f.empty_median,
+                       f.memory_offset, met ? "true" : "false");
+        } else {
+                printf("cpu: one fixed workload of about 0.5 s, %zu runs, %u slots busy\n"
+                       "  measured (cgroup)  median %.0f ms  mean %.1f  sd %.2f  cv %.2f %%"
+                       "   (goal <= 2 %%)\n"
+                       "  program's clock    median %.1f ms\n"
+                       "  offset             median %+.2f %%  (%+.2f .. %+.2f)"
+                       "   (goal within +-5 %%)\n"
+                       "memory: %zu runs each\n"
+                       "  touching 64 MiB    median %.0f KiB\n"
+                       "  empty run          median %.0f KiB\n"
+                       "  difference         %.0f KiB = 64 MiB %+.2f %%   (goal within +-5 %%)\n",
+                       f.runs, f.slots, f.cpu_median, f.cpu_mean, f.cpu_sd, f.cpu_cv, f.own_median,
+                       f.offset_median, f.offset_min, f.offset_max, f.runs, f.touch_median,
+                       f.empty_median, f.touch_median - f.empty_median, f.memory_offset);
+                printf("goals %s\n", met ? "met" : "NOT met");
+        }
+        return met ? 0 : 1;
+}
+
 int cmd_bench(int argc, char **argv)
 {
         if (argc >= 2 && !strcmp(argv[1], "sandbox"))
                 return bench_sandbox(argc - 1, argv + 1);
-        fprintf(stderr, "usage: gavel bench sandbox [--runs N] [--json]\n");
+        if (argc >= 2 && !strcmp(argv[1], "judge"))
+                return bench_judge(argc - 1, argv + 1);
+        fprintf(stderr, "usage: gavel bench sandbox [--runs N] [--json]\n"
+                        "       gavel bench judge [--runs N] [--slots K] [--json]\n");
         return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : EXIT_USAGE;
 }

@@ -33,6 +33,7 @@ static void usage(FILE *f)
                 "  --lang LANG        a language of the table (c, cpp, python3, ...)\n"
                 "  --time-ms N        cpu time limit per test (default: the problem's, else 1000)\n"
                 "  --memory-mib N     memory limit per test (default: the problem's, else 256)\n"
+                "  --output-kib N     output limit per test (default: the problem's, else 65536)\n"
                 "  --stop-on-failure  skip the tests after the first that fails\n"
                 "  --slots K          judging slots (default: the number of cores)\n"
                 "  --lang-file F      an operator's language table on top of the built-in one\n"
@@ -46,7 +47,7 @@ static void usage(FILE *f)
 
 struct run_opts {
         const char *problem_dir, *lang, *lang_file, *cache_dir, *source;
-        uint64_t time_ms, memory_mib, slots;
+        uint64_t time_ms, memory_mib, output_kib, slots;
         bool json, stop_on_failure;
 };
 
@@ -57,6 +58,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
                 {"lang", required_argument, NULL, 'l'},
                 {"time-ms", required_argument, NULL, 't'},
                 {"memory-mib", required_argument, NULL, 'm'},
+                {"output-kib", required_argument, NULL, 'o'},
                 {"slots", required_argument, NULL, 's'},
                 {"lang-file", required_argument, NULL, 'L'},
                 {"cache-dir", required_argument, NULL, 'C'},
@@ -83,6 +85,11 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
                 case 'm':
                         if (cmd_parse_u64("run", "--memory-mib", optarg, UINT32_MAX,
                                           &o->memory_mib) < 0)
+                                return -EINVAL;
+                        break;
+                case 'o':
+                        if (cmd_parse_u64("run", "--output-kib", optarg, UINT32_MAX,
+                                          &o->output_kib) < 0)
                                 return -EINVAL;
                         break;
                 case 's':
@@ -289,6 +296,7 @@ int cmd_run(int argc, char **argv)
         job.lang = xstrdup(o.lang);
         job.limits.time_ms = (uint32_t)o.time_ms;
         job.limits.memory_kib = o.memory_mib * 1024;
+        job.limits.output_kib = o.output_kib;
         job.stop_on_failure = o.stop_on_failure;
 
         judge_conf_default(&conf);

@@ -87,21 +87,6 @@ static int64_t unix_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int n;
-
-        va_start(ap, fmt);
-        n = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                abort();
-        return s;
-}
-
 /* ---- files ------------------------------------------------------------------------------ */
 
 static int write_all(int fd, const void *buf, size_t len)
