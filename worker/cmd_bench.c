@@ -304,6 +304,7 @@ out:
 
 /* Reads n, does n additions, prints "ok", and on stderr its own cpu clock in µs. */
 static const char spin_src[] =
+        "#define _POSIX_C_SOURCE 200809L\n"
         "#include <stdio.h>\n"
         "#include <time.h>\n"
         "int main(void)\n"
