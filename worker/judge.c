@@ -74,8 +74,10 @@ struct job_ctx {
         const struct lang *checker_lang; /* the custom checker's language, or NULL */
         char **run_argv;
         const char **env;
-        int exe_fd;     /* the program (or script), sealed and read-only */
-        int checker_fd; /* the compiled custom checker, or -1 */
+        int exe_fd;         /* the program (or script), sealed and read-only */
+        int checker_fd;     /* the compiled custom checker, or -1 */
+        struct sandbox *sb; /* the job's container for its runs, or NULL */
+        bool sb_dirty;      /* something ran in sb since it came from the pool */
         bool cancelled;
 };
 
@@ -847,6 +849,32 @@ static void report(const struct job_ctx *ctx, enum schema_stage stage, uint32_t 
                 ctx->req->progress(&p, ctx->req->userdata);
 }
 
+/*
+ * A clean container for the next run of the job (a test, or a custom checker after it). One is
+ * kept for the whole job and reset in place between runs: measured with 200 one-line tests,
+ * 0.5 ms (15 %) less per test than a release and acquire through the pool, whose single thread
+ * resets in the background; and every slot resets on its own thread. A container that failed is
+ * given back (the pool replaces it) and another taken.
+ */
+static int job_sandbox(struct job_ctx *ctx, struct sandbox **ret_sb, struct gv_err *err)
+{
+        int r;
+
+        if (ctx->sb && ctx->sb_dirty &&
+            (sandbox_broken(ctx->sb) || sandbox_reset(ctx->sb, NULL) < 0)) {
+                sandbox_pool_release(ctx->judge->pool, ctx->sb);
+                ctx->sb = NULL;
+        }
+        if (!ctx->sb) {
+                r = acquire(ctx->judge, &ctx->sb, err);
+                if (r < 0)
+                        return r;
+        }
+        ctx->sb_dirty = true;
+        *ret_sb = ctx->sb;
+        return 0;
+}
+
 /* Returns 0 to go on, 1 when the verdict is CE, or -errno (SE). */
 static int compile_stage(struct job_ctx *ctx, struct gv_err *err)
 {
@@ -934,7 +962,7 @@ static int execute(struct job_ctx *ctx, size_t i, struct sandbox_result *res, in
         if (r == 0)
                 r = memfd_new("stderr", false, &err_fd, err);
         if (r == 0)
-                r = acquire(ctx->judge, &sb, err);
+                r = job_sandbox(ctx, &sb, err);
         if (r < 0)
                 return r;
         if (!lang->artifact_exec)
@@ -953,7 +981,6 @@ static int execute(struct job_ctx *ctx, size_t i, struct sandbox_result *res, in
 
                 r = sandbox_exec(sb, &run, res, err);
         }
-        sandbox_pool_release(ctx->judge->pool, sb);
         if (r < 0)
                 return r;
         if (ctx->req->output) {
@@ -1001,8 +1028,8 @@ static int check_custom(struct job_ctx *ctx, size_t i, int out_fd, struct checke
                 r = problem_test_open(ctx->problem, i, true, &ans_fd, err);
         if (r < 0)
                 return gv_err_prefix(err, "checker input: ");
-        /* a container of its own: the program may have left anything in its /w */
-        r = acquire(ctx->judge, &sb, err);
+        /* reset first: the program may have left anything in /w */
+        r = job_sandbox(ctx, &sb, err);
         if (r < 0)
                 return r;
         {
@@ -1018,7 +1045,6 @@ static int check_custom(struct job_ctx *ctx, size_t i, int out_fd, struct checke
 
                 r = checker_run_custom(sb, &c, co, err);
         }
-        sandbox_pool_release(ctx->judge->pool, sb);
         return r < 0 ? gv_err_prefix(err, "checker: ") : 0;
 }
 
@@ -1337,6 +1363,8 @@ static void verdict_end(struct verdict *v, enum schema_code code, const char *re
 
 static void ctx_done(struct job_ctx *ctx)
 {
+        if (ctx->sb)
+                sandbox_pool_release(ctx->judge->pool, ctx->sb);
         lang_argv_free(ctx->run_argv);
         free(ctx->env);
         if (ctx->exe_fd >= 0)
