@@ -30,7 +30,7 @@
 
 struct example {
         char problem[32];
-        char file[64];
+        char file[256];
         enum schema_code expected;
         struct job job;
         struct verdict verdict;
