@@ -638,7 +638,7 @@ static int build_run(struct judge *judge, struct build *b, struct gv_err *err)
         const struct lang *lang = b->lang;
         char key[CACHE_KEY_HEX], info_key[CACHE_KEY_HEX];
         cleanup_free const char **env = NULL;
-        const char *version;
+        const char *version = NULL;
         char **argv;
         int r;
 
@@ -921,7 +921,7 @@ static int checker_stage(struct job_ctx *ctx, struct gv_err *err)
         const struct problem *problem = ctx->problem;
         cleanup_free char *src = NULL;
         struct build b = {.lang = ctx->checker_lang, .kind = "checker"};
-        size_t len;
+        size_t len = 0;
         int r;
 
         if (!ctx->checker_lang)
