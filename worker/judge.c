@@ -307,6 +307,23 @@ static struct sandbox_limits lang_sandbox_limits(const struct lang_limits *l)
         };
 }
 
+/* A run of a compiler (or its version command): trusted tools under the compile policy and the
+ * language's compile limits, stdout and stderr both into out_fd, no stdin. */
+static struct sandbox_run compiler_run(const struct lang *lang, char *const *argv, const char **env,
+                                       int out_fd)
+{
+        return (struct sandbox_run){
+                .argv = (const char *const *)argv,
+                .env = env,
+                .stdin_fd = -1,
+                .stdout_fd = out_fd,
+                .stderr_fd = out_fd,
+                .exe_fd = -1,
+                .policy = PROTO_POLICY_COMPILE,
+                .limits = lang_sandbox_limits(&lang->compile_limits),
+        };
+}
+
 static int acquire(struct judge *judge, struct sandbox **ret_sb, struct gv_err *err)
 {
         int r = sandbox_pool_acquire(judge->pool, ACQUIRE_TIMEOUT_MS, ret_sb, err);
@@ -355,16 +372,7 @@ static int probe_version(struct judge *judge, const struct lang *lang, char **re
         if (r == 0)
                 r = acquire(judge, &sb, err);
         if (r == 0) {
-                struct sandbox_run run = {
-                        .argv = (const char *const *)argv,
-                        .env = env,
-                        .stdin_fd = -1,
-                        .stdout_fd = out_fd,
-                        .stderr_fd = out_fd,
-                        .exe_fd = -1,
-                        .policy = PROTO_POLICY_COMPILE,
-                        .limits = lang_sandbox_limits(&lang->compile_limits),
-                };
+                struct sandbox_run run = compiler_run(lang, argv, env, out_fd);
 
                 r = sandbox_exec(sb, &run, &res, err);
                 sandbox_pool_release(judge->pool, sb);
@@ -604,16 +612,7 @@ static int build_fresh(struct judge *judge, struct build *b, char *const *argv, 
                 return r;
         r = put_file(sb, lang->source_name, b->src, b->src_len, -1, err);
         if (r == 0) {
-                struct sandbox_run run = {
-                        .argv = (const char *const *)argv,
-                        .env = env,
-                        .stdin_fd = -1,
-                        .stdout_fd = log_fd,
-                        .stderr_fd = log_fd,
-                        .exe_fd = -1,
-                        .policy = PROTO_POLICY_COMPILE,
-                        .limits = lang_sandbox_limits(&lang->compile_limits),
-                };
+                struct sandbox_run run = compiler_run(lang, argv, env, log_fd);
 
                 r = sandbox_exec(sb, &run, &res, err);
         }
