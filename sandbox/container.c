@@ -165,6 +165,8 @@ static int build_conf(struct sandbox_env *env, struct gv_err *err)
         return 0;
 }
 
+static atomic_uint pools; /* names each pool's cgroup base */
+
 int sandbox__env_init(struct sandbox_env *env, const struct sandbox_conf *conf, struct gv_err *err)
 {
         struct proto_cmd go = {.kind = PROTO_INIT_FINISHED}, kill_cmd = {.kind = PROTO_KILL};
@@ -205,7 +207,8 @@ int sandbox__env_init(struct sandbox_env *env, const struct sandbox_conf *conf, 
         if (r < 0)
                 return gv_err_errno(err, r, "encode kill");
         env->kill_len = (size_t)r;
-        snprintf(name, sizeof(name), "gavel-%d", (int)getpid());
+        /* one base per pool: two pools in a process must not share (and kill) containers */
+        snprintf(name, sizeof(name), "gavel-%d-%u", (int)getpid(), atomic_fetch_add(&pools, 1));
         r = sandbox__cgroup_sys_new(name, &env->cgsys, err);
         if (r < 0)
                 return gv_err_prefix(err, "cgroups: ");

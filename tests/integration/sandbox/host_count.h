@@ -93,12 +93,12 @@ static int count_cgroup_dir(const char *path, const struct stat *st, int type, s
 
         (void)st;
         (void)ftw;
-        if (type == FTW_D && p && (p[strlen(cgroup_mark)] == '/' || !p[strlen(cgroup_mark)]))
+        if (type == FTW_D && p && p[strlen(cgroup_mark)] == '-') /* "gavel-<pid>-<pool>" */
                 cgroup_dirs++;
         return 0;
 }
 
-/* cgroup directories this process made ("gavel-<pid>" and below, in every hierarchy). */
+/* cgroup directories this process made ("gavel-<pid>-<n>" and below, in every hierarchy). */
 static int count_cgroups(void)
 {
         snprintf(cgroup_mark, sizeof(cgroup_mark), "/gavel-%d", (int)getpid());

@@ -423,6 +423,33 @@ static void test_missing_program_is_an_error_result(void **state)
         sandbox_pool_release(pool, sb);
 }
 
+/* Two pools in one process keep apart: freeing one (which kills what is in its cgroups) must not
+ * touch the other's containers. */
+static void test_two_pools_do_not_share_cgroups(void **state)
+{
+        struct sandbox_limits l = {.time_ms = 2000};
+        struct sandbox_pool *other;
+        struct sandbox_conf conf;
+        struct gv_err err = {0};
+        struct sandbox *sb, *sb2;
+        struct out o;
+
+        (void)state;
+        sandbox_conf_default(&conf);
+        conf.pool_size = 1;
+        assert_int_equal(sandbox_pool_new(&conf, &other, &err), 0);
+        assert_int_equal(sandbox_pool_acquire(pool, acquire_timeout_ms(), &sb, &err), 0);
+        assert_int_equal(sandbox_pool_acquire(other, acquire_timeout_ms(), &sb2, &err), 0);
+        run_in(sb2, &l, PROTO_POLICY_RUN, NULL, &o, "exit", "0", NULL);
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        sandbox_pool_release(other, sb2);
+        sandbox_pool_free(other);
+        run_in(sb, &l, PROTO_POLICY_RUN, NULL, &o, "exit", "4", NULL);
+        assert_int_equal(o.res.status, SANDBOX_NONZERO);
+        assert_int_equal(o.res.exit_code, 4);
+        sandbox_pool_release(pool, sb);
+}
+
 static void test_container_with_killed_init_is_replaced(void **state)
 {
         struct sandbox_pool_stats before, after;
@@ -542,6 +569,7 @@ int main(void)
                 cmocka_unit_test(test_reset_leaves_nothing_of_the_last_run),
                 cmocka_unit_test(test_open_and_delete_work_inside),
                 cmocka_unit_test(test_missing_program_is_an_error_result),
+                cmocka_unit_test(test_two_pools_do_not_share_cgroups),
                 cmocka_unit_test(test_container_with_killed_init_is_replaced),
                 cmocka_unit_test(test_thousand_runs_leak_nothing),
         };
