@@ -69,33 +69,39 @@ int yml_load_buffer(const char *name, const void *buf, size_t len, struct yml_do
         return 0;
 }
 
-int yml_load_file(const char *path, struct yml_doc **ret_doc, struct gv_err *err)
+int yml_load_fd(int fd, const char *name, struct yml_doc **ret_doc, struct gv_err *err)
 {
         cleanup_free char *buf = NULL;
-        cleanup_fd int fd = -1;
         struct stat st;
         size_t len = 0;
         ssize_t n;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return gv_err_errno(err, -errno, "cannot open '%s'", path);
         if (fstat(fd, &st) < 0)
-                return gv_err_errno(err, -errno, "stat '%s'", path);
+                return gv_err_errno(err, -errno, "stat '%s'", name);
         if (!S_ISREG(st.st_mode))
-                return gv_err_set(err, -EINVAL, "'%s' is not a regular file", path);
+                return gv_err_set(err, -EINVAL, "'%s' is not a regular file", name);
         if (st.st_size > (off_t)YML_FILE_MAX)
-                return gv_err_set(err, -E2BIG, "'%s' is larger than %u bytes", path, YML_FILE_MAX);
+                return gv_err_set(err, -E2BIG, "'%s' is larger than %u bytes", name, YML_FILE_MAX);
         buf = xmalloc((size_t)st.st_size + 1);
         /* Read to the end, bounded, in case the file grows meanwhile. */
-        while ((n = read(fd, buf + len, (size_t)st.st_size + 1 - len)) > 0) {
+        while ((n = pread(fd, buf + len, (size_t)st.st_size + 1 - len, (off_t)len)) > 0) {
                 len += (size_t)n;
                 if (len > (size_t)st.st_size)
-                        return gv_err_set(err, -EAGAIN, "'%s' changed while being read", path);
+                        return gv_err_set(err, -EAGAIN, "'%s' changed while being read", name);
         }
         if (n < 0)
-                return gv_err_errno(err, -errno, "read '%s'", path);
-        return yml_load_buffer(path, buf, len, ret_doc, err);
+                return gv_err_errno(err, -errno, "read '%s'", name);
+        return yml_load_buffer(name, buf, len, ret_doc, err);
+}
+
+int yml_load_file(const char *path, struct yml_doc **ret_doc, struct gv_err *err)
+{
+        cleanup_fd int fd = -1;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return gv_err_errno(err, -errno, "cannot open '%s'", path);
+        return yml_load_fd(fd, path, ret_doc, err);
 }
 
 void yml_doc_free(struct yml_doc *doc)

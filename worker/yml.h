@@ -29,6 +29,8 @@ struct yml {
  * messages call the buffer. A syntax error or a second document is -EINVAL naming the line.
  */
 int yml_load_file(const char *path, struct yml_doc **ret_doc, struct gv_err *err);
+/* The same from an open regular file (read from offset 0 with pread), called name. */
+int yml_load_fd(int fd, const char *name, struct yml_doc **ret_doc, struct gv_err *err);
 int yml_load_buffer(const char *name, const void *buf, size_t len, struct yml_doc **ret_doc,
                     struct gv_err *err);
 void yml_doc_free(struct yml_doc *doc); /* NULL is a no-op */
