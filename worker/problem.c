@@ -278,14 +278,14 @@ static bool bare_name(const char *name, struct bare_file *ret)
         static const char *const ext[] = {[KIND_IN] = "in", [KIND_ANS] = "ans", [KIND_OUT] = "out"};
         size_t digits = strspn(name, "0123456789");
 
-        if (!digits || digits > 18 || name[digits] != '.')
+        if (!digits || digits > 18 || name[digits] != '.' || strlen(name) >= sizeof(ret->name))
                 return false;
         for (int k = 0; k < (int)ARRAY_SIZE(ext); k++) {
                 if (strcmp(name + digits + 1, ext[k]))
                         continue;
                 ret->n = strtoull(name, NULL, 10);
                 ret->kind = k;
-                snprintf(ret->name, sizeof(ret->name), "%s", name);
+                memcpy(ret->name, name, strlen(name) + 1);
                 return true;
         }
         return false;
@@ -580,7 +580,7 @@ static int parse_subtask_tests(const struct yml *sub, size_t n_tests, struct pro
 {
         cleanup_free uint8_t *seen = NULL;
         struct yml tests, item;
-        size_t n, lo, hi;
+        size_t n, lo = 0, hi = 0;
         int r;
 
         r = yml_get(sub, "tests", &tests, err);

@@ -205,17 +205,23 @@ static int expected(const struct yml *y, struct gv_err *err, const char *what)
 static void child(const struct yml *parent, yaml_node_t *node, const char *key, size_t index,
                   struct yml *ret)
 {
+        size_t n = strlen(parent->path), add;
+        char idx[32];
         struct yml c;
-        int n;
 
         make(parent->doc, node, parent->line, &c);
-        /* A path too deep for the buffer is cut short: the line number still locates it. */
-        if (key)
-                n = snprintf(c.path, sizeof(c.path), "%s%s%s", parent->path,
-                             parent->path[0] ? "." : "", key);
-        else
-                n = snprintf(c.path, sizeof(c.path), "%s[%zu]", parent->path, index);
-        (void)n;
+        /* "parent.key" or "parent[i]"; a path too deep for the buffer is cut short (the line
+         * number still locates it). */
+        memcpy(c.path, parent->path, n);
+        if (key && n && n < sizeof(c.path) - 1)
+                c.path[n++] = '.';
+        if (!key) {
+                snprintf(idx, sizeof(idx), "[%zu]", index);
+                key = idx;
+        }
+        add = strnlen(key, sizeof(c.path) - 1 - n);
+        memcpy(c.path + n, key, add);
+        c.path[n + add] = '\0';
         *ret = c;
 }
 

@@ -342,6 +342,25 @@ static void test_yml_load_file_checks_the_file(void **state)
         rmdir(dir);
 }
 
+static void test_yml_long_paths_are_cut_short_safely(void **state)
+{
+        struct fixture *f = *state;
+        char text[1024], key[301];
+        struct yml a, b;
+        uint64_t v;
+
+        memset(key, 'k', sizeof(key) - 1);
+        key[sizeof(key) - 1] = '\0';
+        snprintf(text, sizeof(text), "%s:\n  %s: x\n", key, key);
+        load(f, text);
+        assert_int_equal(yml_get(&f->root, key, &a, &f->err), 1);
+        assert_int_equal(strlen(a.path), sizeof(a.path) - 1);
+        assert_int_equal(yml_get(&a, key, &b, &f->err), 1);
+        assert_int_equal(strlen(b.path), sizeof(b.path) - 1);
+        assert_int_equal(yml_as_u64(&b, 0, 1, &v, &f->err), -EINVAL);
+        assert_non_null(strstr(f->err.msg, "t.yaml:2: kkk"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -359,6 +378,7 @@ int main(void)
                 T(test_yml_load_reports_syntax_errors_with_their_line),
                 T(test_yml_empty_document_has_an_absent_root),
                 T(test_yml_load_file_checks_the_file),
+                T(test_yml_long_paths_are_cut_short_safely),
         };
 #undef T
 
