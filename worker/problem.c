@@ -371,6 +371,12 @@ static int scan_bare(struct loader *l, const char *sub, struct gv_err *err)
 
 /* ---- problem.yaml ------------------------------------------------------------------------- */
 
+/* Prefixes err's message with where y is in problem.yaml ("file:line: path: "). */
+static int locate(const struct yml *y, struct gv_err *err, int r)
+{
+        return err ? yml_error(y, err, r, "%s", err->msg) : r;
+}
+
 /* A file path relative to the problem folder, read at map[key] and checked. */
 static int get_rel_path(struct loader *l, const struct yml *map, const char *key, char **ret,
                         struct gv_err *err)
@@ -394,7 +400,7 @@ static int get_rel_path(struct loader *l, const struct yml *map, const char *key
         r = check_file(l, *ret, NULL, err);
         if (r < 0) {
                 free(steal_pointer(ret));
-                return yml_error(&y, err, r, "%s", err->msg);
+                return locate(&y, err, r);
         }
         return 0;
 }
@@ -504,7 +510,7 @@ static int parse_tests(struct loader *l, const struct yml *root, bool subtasks, 
                         return yml_error(&tests, err, -EINVAL,
                                          "expected a folder relative to the problem folder");
                 r = scan_bare(l, sub, err);
-                return r < 0 ? yml_error(&tests, err, r, "%s", err->msg) : 0;
+                return r < 0 ? locate(&tests, err, r) : 0;
         }
         if (!yml_is_seq(&tests))
                 return yml_error(&tests, err, -EINVAL,

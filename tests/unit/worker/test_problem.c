@@ -644,6 +644,20 @@ static void test_problem_load_from_store_checks_the_id(void **state)
         assert_int_equal(problem_load_dir("/etc/passwd", &f->problem, &f->err), -EINVAL);
 }
 
+static void test_problem_errors_without_an_err_buffer(void **state)
+{
+        struct fixture *f = *state;
+
+        put_pairs(f, 1);
+        put(f, "problem.yaml", "tests:\n  - {in: 1.in, ans: 2.ans}\n");
+        assert_int_equal(problem_load_dir(f->dir, &f->problem, NULL), -EINVAL);
+        put(f, "problem.yaml", "tests: nothere\n");
+        assert_int_equal(problem_load_dir(f->dir, &f->problem, NULL), -EINVAL);
+        put(f, "problem.yaml", "time_ms: x\n");
+        assert_int_equal(problem_load_dir(f->dir, &f->problem, NULL), -EINVAL);
+        assert_null(f->problem);
+}
+
 static void test_problem_trailing_slash_and_empty_yaml(void **state)
 {
         struct fixture *f = *state;
@@ -730,6 +744,7 @@ int main(void)
                 T(test_problem_symlinks_may_not_leave_the_folder),
                 T(test_problem_test_open_refuses_a_file_swapped_for_a_link),
                 T(test_problem_load_from_store_checks_the_id),
+                T(test_problem_errors_without_an_err_buffer),
                 T(test_problem_trailing_slash_and_empty_yaml),
                 T(test_problem_from_job_uses_sealed_memfds),
         };
