@@ -183,28 +183,6 @@ static int teardown(void **state)
         return 0;
 }
 
-static int setup_own(void **state)
-{
-        struct gv_err err = {0};
-
-        (void)state;
-        if (!mkdtemp(strcpy(tmp, "/tmp/gavel-test-judge-XXXXXX")))
-                return -1;
-        if (lang_table_load(NULL, &langs, &err) < 0) {
-                fprintf(stderr, "languages: %s\n", err.msg);
-                return -1;
-        }
-        return 0;
-}
-
-static int teardown_own(void **state)
-{
-        (void)state;
-        lang_table_free(langs);
-        nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-        return 0;
-}
-
 /* ---- rejected and system errors --------------------------------------------------------- */
 
 static void test_unknown_language_is_rejected(void **state)
@@ -821,7 +799,7 @@ static void test_freeing_the_engine_hands_back_queued_jobs(void **state)
 
 int main(void)
 {
-        const struct CMUnitTest shared[] = {
+        const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_unknown_language_is_rejected),
                 cmocka_unit_test(test_missing_problem_is_rejected),
                 cmocka_unit_test(test_limits_over_the_maximum_are_rejected),
@@ -841,20 +819,13 @@ int main(void)
                 cmocka_unit_test(test_failing_custom_checker_is_a_system_error),
                 cmocka_unit_test(test_jobs_are_judged_on_every_slot_at_once),
                 cmocka_unit_test(test_cancelled_job_is_abandoned),
-        };
-        /* engines of their own, one at a time: a process holds one container pool at once
-         * (pools name their cgroups by the process id) */
-        const struct CMUnitTest own[] = {
                 cmocka_unit_test(test_missing_compiler_is_a_system_error),
                 cmocka_unit_test(test_freeing_the_engine_hands_back_queued_jobs),
         };
-        int failed;
 
         if (geteuid() != 0) {
                 fprintf(stderr, "skip: judging needs root (namespaces, cgroups)\n");
                 return 77;
         }
-        failed = cmocka_run_group_tests_name("shared engine", shared, setup, teardown);
-        failed += cmocka_run_group_tests_name("own engines", own, setup_own, teardown_own);
-        return failed;
+        return cmocka_run_group_tests(tests, setup, teardown);
 }
