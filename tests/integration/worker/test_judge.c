@@ -5,6 +5,7 @@
  * limits against hostile sources, the compile cache, stop_on_failure, subtask scoring, custom
  * checkers, cancellation, and several jobs judged at once on every slot.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -498,10 +499,13 @@ static void test_run_limits_give_their_verdicts(void **state)
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 job_init(&job, "limits", "c", cases[i].src);
                 add_sums(&job, 1);
-                job.limits = (struct job_limits){.time_ms = 300,
-                                                 .wall_ms = 1000,
-                                                 .memory_kib = 64 * 1024,
-                                                 .output_kib = 1024};
+                /* tight for the TLE cases; room for the others: touching 64 MiB alone costs
+                 * about 270 ms of cpu in this VM */
+                job.limits =
+                        (struct job_limits){.time_ms = cases[i].code == SCHEMA_TLE ? 300 : 3000,
+                                            .wall_ms = cases[i].code == SCHEMA_TLE ? 1000 : 6000,
+                                            .memory_kib = 64 * 1024,
+                                            .output_kib = 1024};
                 judge_expect(&job, cases[i].code, &v);
                 if (i == 4)
                         assert_int_equal(v.tests[0].signal, 11);
@@ -767,6 +771,19 @@ static void test_cancelled_job_is_abandoned(void **state)
         job_done(&job);
 }
 
+static size_t open_fds(void)
+{
+        struct dirent *de;
+        size_t n = 0;
+        DIR *d = opendir("/proc/self/fd");
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
 static void test_freeing_the_engine_hands_back_queued_jobs(void **state)
 {
         struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -774,6 +791,8 @@ static void test_freeing_the_engine_hands_back_queued_jobs(void **state)
         struct judge_conf conf;
         struct gv_err err = {0};
         struct job jobs[4];
+        struct verdict v;
+        size_t fds = open_fds();
 
         (void)state;
         judge_conf_default(&conf);
@@ -781,6 +800,13 @@ static void test_freeing_the_engine_hands_back_queued_jobs(void **state)
         conf.langs = langs;
         conf.cache_dir = tmp;
         assert_int_equal(judge_new(&conf, &j, &err), 0);
+        /* one judged to the end first: compile, container, memory files all used */
+        job_init(&jobs[0], "first", "c", ac_c);
+        add_sums(&jobs[0], 2);
+        assert_int_equal(judge_run(j, &jobs[0], NULL, NULL, &v, &err), 0);
+        assert_int_equal(v.verdict, SCHEMA_AC);
+        verdict_done(&v);
+        job_done(&jobs[0]);
         for (size_t i = 0; i < ARRAY_SIZE(jobs); i++) {
                 struct judge_request req = {.job = &jobs[i], .done = tally_done, .userdata = &t};
 
@@ -793,6 +819,8 @@ static void test_freeing_the_engine_hands_back_queued_jobs(void **state)
         assert_int_equal(t.done, ARRAY_SIZE(jobs));
         assert_true(t.cancelled >= 1);
         assert_int_equal(t.ac + t.cancelled, ARRAY_SIZE(jobs));
+        /* containers, memory files, the cache: nothing stays open */
+        assert_int_equal(open_fds(), fds);
         for (size_t i = 0; i < ARRAY_SIZE(jobs); i++)
                 job_done(&jobs[i]);
 }
