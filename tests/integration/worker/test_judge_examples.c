@@ -199,7 +199,7 @@ static void test_every_example_solution_gets_its_verdict(void **state)
 
                 if (v->verdict != ex[i].expected) {
                         bad++;
-                        snprintf(report + len, sizeof(report) - len, "\n  %s/%s: %s (%s)",
+                        snprintf(report + len, sizeof(report) - len, "\n  %.32s/%.64s: %s (%.100s)",
                                  ex[i].problem, ex[i].file, schema_code_name(v->verdict),
                                  v->reason ? v->reason : "");
                 }
