@@ -34,6 +34,7 @@
 #define ACQUIRE_TIMEOUT_MS 60000     /* a container not ready by then: SE */
 #define VERSION_OUTPUT_MAX 4096      /* bytes of a compiler's version text kept for the key */
 #define CHECKER_SOURCE_MAX (4 << 20) /* bytes of a custom checker's source (testlib: ~200 KiB) */
+#define ANSWER_MAX         ((size_t)1 << 30) /* bytes of one test's answer */
 #define INFO_MAGIC         "gavel-compile 1\n"
 
 /* ---- the engine ------------------------------------------------------------------------- */
@@ -215,34 +216,43 @@ static int memfd_sealed(const char *name, bool exec, const void *buf, size_t len
         return 0;
 }
 
-/* Reads a whole host file of at most max bytes. */
-static int read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len,
-                     struct gv_err *err)
+/* Reads all of fd, a regular file of at most max bytes, from offset 0. */
+static int read_fd(int fd, const char *name, size_t max, char **ret_buf, size_t *ret_len,
+                   struct gv_err *err)
 {
-        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
         cleanup_free char *buf = NULL;
         struct stat st;
         ssize_t n;
 
-        if (fd < 0)
-                return gv_err_errno(err, -errno, "open '%s'", path);
         if (fstat(fd, &st) < 0)
-                return gv_err_errno(err, -errno, "stat '%s'", path);
+                return gv_err_errno(err, -errno, "stat '%s'", name);
         if (!S_ISREG(st.st_mode))
-                return gv_err_set(err, -EINVAL, "'%s' is not a regular file", path);
+                return gv_err_set(err, -EINVAL, "'%s' is not a regular file", name);
         if ((uint64_t)st.st_size > max)
-                return gv_err_set(err, -EFBIG, "'%s': %jd bytes, over the limit of %zu", path,
+                return gv_err_set(err, -EFBIG, "'%s': %jd bytes, over the limit of %zu", name,
                                   (intmax_t)st.st_size, max);
         buf = xmalloc((size_t)st.st_size + 1);
         n = read_head_raw(fd, buf, (size_t)st.st_size);
         if (n < 0)
-                return gv_err_errno(err, (int)n, "read '%s'", path);
+                return gv_err_errno(err, (int)n, "read '%s'", name);
         buf[n] = '\0';
         *ret_len = (size_t)n;
         *ret_buf = steal_pointer(&buf);
         return 0;
 }
 
+static int read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len,
+                     struct gv_err *err)
+{
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return gv_err_errno(err, -errno, "open '%s'", path);
+        return read_fd(fd, path, max, ret_buf, ret_len, err);
+}
+
+/* The program's output, mapped: a memory file of ours that nothing else can shrink under the
+ * mapping (a store's answer file could be rewritten meanwhile: those are read, not mapped). */
 struct mapped {
         const uint8_t *p;
         size_t len;
@@ -998,19 +1008,21 @@ static int check_builtin(struct job_ctx *ctx, size_t i, int out_fd, struct check
                          struct gv_err *err)
 {
         cleanup_fd int ans_fd = -1;
-        struct mapped out = {0}, ans = {0};
+        cleanup_free char *ans = NULL;
+        struct mapped out = {0};
+        size_t ans_len = 0;
         int r;
 
         r = problem_test_open(ctx->problem, i, true, &ans_fd, err);
+        if (r == 0)
+                r = read_fd(ans_fd, "the answer file", ANSWER_MAX, &ans, &ans_len, err);
         if (r < 0)
                 return gv_err_prefix(err, "answer: ");
         r = map_fd(out_fd, &out, err);
         if (r == 0)
-                r = map_fd(ans_fd, &ans, err);
-        if (r == 0)
-                checker_builtin(ctx->checker, ctx->eps, out.p, out.len, ans.p, ans.len, co);
+                checker_builtin(ctx->checker, ctx->eps, out.p, out.len, (const uint8_t *)ans,
+                                ans_len, co);
         unmap(&out);
-        unmap(&ans);
         return r;
 }
 
