@@ -39,8 +39,16 @@ void judge_conf_default(struct judge_conf *conf);
 
 struct judge;
 
+/*
+ * Starts the engine: the container pool (before any library thread that forks: create it before
+ * the librdkafka handles), the compile cache and the slot threads. conf is copied, its strings
+ * too; conf->langs is borrowed. Compilers' versions are probed on first use of each language.
+ * -errno with err set when the pool cannot start (no gavel-init, no cgroups) or the cache
+ * folder cannot be made.
+ */
 int judge_new(const struct judge_conf *conf, struct judge **ret_judge, struct gv_err *err);
-/* Waits for the jobs being judged (cancel them first to be quick) and frees everything. */
+/* Waits for the jobs being judged (cancel them first to be quick), hands the queued ones back
+ * through their done callbacks as cancelled, and frees everything. */
 void judge_free(struct judge *judge); /* NULL is a no-op */
 
 /* Called from a slot thread at each stage (received, compiling, test k of n, done). */
