@@ -77,32 +77,6 @@ static const char *fmt_bytes(uint64_t n, char buf[32])
         return buf;
 }
 
-/* Parses "7d", "12h", "30m", "45s" into milliseconds. */
-static int parse_duration(const char *s, int64_t *ret_ms)
-{
-        static const struct {
-                char unit;
-                int64_t ms;
-        } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
-        unsigned long long n;
-        char *end;
-
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        n = strtoull(s, &end, 10);
-        if (errno || end[0] == '\0' || end[1] != '\0')
-                return -EINVAL;
-        for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-                if (*end == units[i].unit) {
-                        if (n > (unsigned long long)(INT64_MAX / units[i].ms))
-                                return -ERANGE;
-                        *ret_ms = (int64_t)n * units[i].ms;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
 static int exit_status(int r)
 {
         switch (r) {
@@ -509,7 +483,7 @@ int cmd_audit(int argc, char **argv)
                                         "(e.g. 7d)\n");
                         return EXIT_USAGE;
                 }
-                r = parse_duration(older, &older_ms);
+                r = cmd_parse_duration(older, &older_ms);
                 if (r < 0) {
                         fprintf(stderr,
                                 "gavel audit prune: --older-than: %s '%s'; expected a number "

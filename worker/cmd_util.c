@@ -5,9 +5,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "schema/cleanup.h"
 #include "worker/cmd.h"
 
 int cmd_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t max, uint64_t *ret)
@@ -29,4 +31,30 @@ int cmd_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t max,
         }
         *ret = v;
         return 0;
+}
+
+/* Parses "7d", "12h", "30m", "45s" into milliseconds. */
+int cmd_parse_duration(const char *s, int64_t *ret_ms)
+{
+        static const struct {
+                char unit;
+                int64_t ms;
+        } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
+        unsigned long long n;
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        n = strtoull(s, &end, 10);
+        if (errno || end[0] == '\0' || end[1] != '\0')
+                return -EINVAL;
+        for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+                if (*end == units[i].unit) {
+                        if (n > (unsigned long long)(INT64_MAX / units[i].ms))
+                                return -ERANGE;
+                        *ret_ms = (int64_t)n * units[i].ms;
+                        return 0;
+                }
+        return -EINVAL;
 }
