@@ -510,7 +510,7 @@ int yml_get_u64(const struct yml *map, const char *key, uint64_t min, uint64_t m
 int yml_get_u32(const struct yml *map, const char *key, uint32_t min, uint32_t max, uint32_t *ret,
                 struct gv_err *err)
 {
-        uint64_t v;
+        uint64_t v = 0;
         int r = yml_get_u64(map, key, min, max, &v, err);
 
         if (r > 0)

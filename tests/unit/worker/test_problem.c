@@ -281,7 +281,7 @@ static void assert_bare_fails(struct fixture *f, const char *suffix)
         char expect[PATH_MAX + 256];
 
         assert_int_equal(load(f), -EINVAL);
-        snprintf(expect, sizeof(expect), "%s: %s", f->dir, suffix);
+        snprintf(expect, sizeof(expect), "%.*s: %.200s", PATH_MAX - 1, f->dir, suffix);
         if (strcmp(f->err.msg, expect))
                 fail_msg("got      '%s'\nexpected '%s'", f->err.msg, expect);
 }
