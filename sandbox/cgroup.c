@@ -6,6 +6,8 @@
  * baselines, attach writes cgroup.procs, the cpu poll is one pread.
  */
 #include <assert.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -538,6 +540,62 @@ static int own_dir(const struct cgroup_mount *mnt, const char *self_text, const 
         return 0;
 }
 
+/* Removes the cgroup directory name under dirfd and the cgroups below it (they are only
+ * directories: the files in them are the kernel's). Best effort: a cgroup that still holds tasks
+ * stays. */
+static void remove_cgroup_tree(int dirfd, const char *name, int depth)
+{
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *de;
+
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while (depth < 4 && (de = readdir(d)))
+                if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        remove_cgroup_tree(fd, de->d_name, depth + 1);
+        closedir(d);
+        (void)unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+/* A worker killed with SIGKILL leaves its base behind (its containers died with it, by
+ * PDEATHSIG). The next start in the same parent removes every sibling "<prefix>-<pid>[-...]"
+ * whose process is gone, so dead workers' cgroups do not pile up. */
+static void sweep_stale(const char *parent, const char *name)
+{
+        const char *dash = strchr(name, '-');
+        struct dirent *de;
+        size_t plen;
+        DIR *d;
+
+        if (!dash)
+                return;
+        plen = (size_t)(dash - name) + 1;
+        d = opendir(parent);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                const char *num = de->d_name + plen;
+                char *end;
+                long pid;
+
+                if (de->d_type != DT_DIR || strncmp(de->d_name, name, plen) != 0 ||
+                    strcmp(de->d_name, name) == 0 || *num < '1' || *num > '9')
+                        continue;
+                errno = 0;
+                pid = strtol(num, &end, 10);
+                if (errno || (*end && *end != '-') || pid > INT_MAX)
+                        continue;
+                if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+                        continue; /* alive (or not ours to judge) */
+                remove_cgroup_tree(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+}
+
 /* Makes (or reuses) the base "<parent>/<name>" in the hierarchy mounted at mount; co-mounted
  * controllers share one. Returns its index in sys->h. */
 static int add_hier(struct cgroup_sys *sys, const char *mount, const char *parent, bool v2,
@@ -553,6 +611,7 @@ static int add_hier(struct cgroup_sys *sys, const char *mount, const char *paren
         h->mount = xstrdup(mount);
         h->path = path_join(parent, name);
         h->v2 = v2;
+        sweep_stale(parent, name);
         if (mkdir(h->path, 0755) < 0 && errno != EEXIST)
                 return gv_err_errno(err, -errno, "mkdir '%s'", h->path);
         h->made = true;

@@ -545,7 +545,12 @@ void sandbox__destroy(struct sandbox *sb)
         if (!sb)
                 return;
         if (sb->sock >= 0)
-                close(sb->sock); /* the init sees end of file and exits */
+                close(sb->sock);               /* the init sees end of file and exits */
+        if (sb->env->conf.exit_grace_ms > 0) { /* let it (valgrind's checks need an exit) */
+                struct pollfd p = {.fd = sb->pidfd, .events = POLLIN};
+
+                poll(&p, 1, sb->env->conf.exit_grace_ms);
+        }
         /* but a stuck or hostile init must not survive: SIGKILL takes the namespace with it */
         syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
         while (waitpid(sb->pid, NULL, __WALL) < 0 && errno == EINTR)

@@ -26,6 +26,8 @@ struct sandbox_conf {
         const char *const *binds; /* extra read-only bind mounts (NULL-terminated host paths,
                                      mounted at the same path; skipped when missing) */
         int control_timeout_ms;   /* for a control command's reply; default 5000 */
+        int exit_grace_ms;        /* destroy: time the init gets to exit on its own before
+                                     SIGKILL; default 0 (diagnostic builds under valgrind) */
 };
 
 void sandbox_conf_default(struct sandbox_conf *conf);

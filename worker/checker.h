@@ -30,15 +30,25 @@ struct checker_outcome {
  * Compares out with ans with a built-in checker (tokens, exact, lines, float; eps 0 means 1e-6,
  * absolute or relative). Never fails: any input gives AC or WA with a message. Messages quote at
  * most a few dozen bytes of either side, with non-printable bytes escaped.
+ * - Whitespace is space, \t, \n, \r, \v, \f; every other byte (NUL included) is part of a token.
+ * - lines: trailing whitespace of each line and trailing blank lines are ignored, so CRLF is LF;
+ *   leading and inner whitespace count.
+ * - float: a token is a number when all of it is [+-]digits[.digits][e[+-]digits] (digits on
+ *   one side of the point at least) or [+-]nan/inf/infinity in any case; hex floats are not
+ *   numbers. Numbers match when |found - expected| <= eps or <= eps * |expected|; nan matches
+ *   nan, inf only the same inf, -0 matches 0, exponents beyond the double range give inf or 0.
+ *   Any other token must match byte for byte. DEFAULT and unknown kinds are tokens; eps <= 0 or
+ *   nan is 1e-6. out and ans may be NULL when their length is 0.
  */
 void checker_builtin(enum schema_checker kind, double eps, const uint8_t *out, size_t out_len,
                      const uint8_t *ans, size_t ans_len, struct checker_outcome *ret);
 
 struct checker_custom {
-        int exe_fd;      /* the compiled checker (an executable file, read-only) */
-        int in_fd;       /* the test's input */
-        int out_fd;      /* the program's output */
-        int ans_fd;      /* the test's answer */
+        int exe_fd; /* the compiled checker (an executable file, read-only); run from the
+                       descriptor when others may execute it (0555), else copied into /w */
+        int in_fd;  /* the test's input */
+        int out_fd; /* the program's output */
+        int ans_fd; /* the test's answer */
         struct sandbox_limits limits; /* default 10 s cpu, 512 MiB */
 };
 
@@ -48,6 +58,11 @@ struct checker_custom {
  * under the run policy, and its exit code and stderr (capped) become the outcome. A checker that
  * crashes, times out or exits with another code gives CHECKER_FAIL. Returns 0 with an outcome, or
  * -errno when the container itself failed (then the caller discards the container).
+ * The message is the start of the checker's stderr (lines joined by "; ", valid UTF-8 kept,
+ * other bytes escaped), after the reason for a CHECKER_FAIL ("checker killed by signal 11
+ * (SIGSEGV): ..."). Files that do not fit in /w are a CHECKER_FAIL too. Limits left 0 get
+ * 10 s cpu, 512 MiB and 1 MiB of output (stderr included). The descriptors are borrowed; their
+ * file positions are neither used nor moved.
  */
 int checker_run_custom(struct sandbox *sb, const struct checker_custom *c,
                        struct checker_outcome *ret, struct gv_err *err);

@@ -17,14 +17,14 @@
 #include "worker/lang.h"
 
 struct judge_conf {
-        unsigned slots;                 /* jobs judged at once; 0: the number of cores */
-        const struct lang_table *langs; /* borrowed; must outlive the engine */
-        const char *problem_store;      /* folder of problems for jobs naming one; NULL: none */
-        const char *cache_dir;          /* compile cache; NULL: /var/cache/gavel (root) or
-                                           $XDG_CACHE_HOME/gavel */
-        uint64_t cache_max_kib;         /* 0: 1 GiB */
-        struct sandbox_conf sandbox;    /* pool_size 0: slots + 1 */
-        const char *worker_id;          /* written into verdicts and progress; NULL: hostname */
+        unsigned slots;                   /* jobs judged at once; 0: the number of cores */
+        const struct lang_table *langs;   /* borrowed; must outlive the engine */
+        const char *problem_store;        /* folder of problems for jobs naming one; NULL: none */
+        const char *cache_dir;            /* compile cache; NULL: /var/cache/gavel (root) or
+                                             $XDG_CACHE_HOME/gavel */
+        uint64_t cache_max_kib;           /* 0: 1 GiB */
+        struct sandbox_conf sandbox;      /* pool_size 0: slots + 1 */
+        const char *worker_id;            /* written into verdicts and progress; NULL: hostname */
         struct job_limits default_limits; /* when neither job nor problem sets one:
                                              1 s, wall 2*time+1 s, 256 MiB, 64 MiB output */
         struct job_limits max_limits;     /* a job asking for more is REJECTED; 0: 60 s, 120 s,

@@ -22,12 +22,12 @@ struct lang_limits {
 };
 
 struct lang {
-        char *name;        /* "c", "cpp", "python3", ... as jobs name it */
-        char *title;       /* human name, "C17 (gcc 12)" */
-        char *source_name; /* the source's file name in /w, e.g. "main.c" */
-        char **compile;    /* NULL-terminated argv, or NULL: nothing to compile */
-        char *artifact;    /* what compile leaves in /w and run needs, e.g. "main"; for a
-                              language without compile step this is source_name */
+        char *name;         /* "c", "cpp", "python3", ... as jobs name it */
+        char *title;        /* human name, "C17 (gcc 12)" */
+        char *source_name;  /* the source's file name in /w, e.g. "main.c" */
+        char **compile;     /* NULL-terminated argv, or NULL: nothing to compile */
+        char *artifact;     /* what compile leaves in /w and run needs, e.g. "main"; for a
+                               language without compile step this is source_name */
         bool artifact_exec; /* run the artifact itself (fexecve); else run[] names the runtime */
         char **run;         /* NULL-terminated argv; "{exe}" is replaced by the artifact */
         char **version;     /* argv printing the compiler's version (part of the cache key) */

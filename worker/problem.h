@@ -15,8 +15,8 @@
 #include "schema/schema.h"
 
 struct problem_test {
-        char *in_path;  /* host path of the input, or NULL for inline data */
-        char *ans_path; /* host path of the answer, or NULL for inline data */
+        char *in_path;           /* host path of the input, or NULL for inline data */
+        char *ans_path;          /* host path of the answer, or NULL for inline data */
         const uint8_t *in, *ans; /* inline data (borrowed from the job), when the paths are NULL */
         size_t in_len, ans_len;
         double points; /* points of this test when the problem scores per test; else 0 */
@@ -35,7 +35,7 @@ struct problem {
         char *id;   /* the folder's name, or the job id for inline tests */
         char *dir;  /* host path of the folder, or NULL */
         char *hash; /* hex digest of problem.yaml and every test file's bytes (version) */
-        struct job_limits limits;  /* 0 fields: not set here */
+        struct job_limits limits; /* 0 fields: not set here */
         enum schema_checker checker;
         double checker_eps;
         char *checker_source; /* host path of a custom checker's source (testlib style), or NULL */

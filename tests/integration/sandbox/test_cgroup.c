@@ -656,6 +656,39 @@ static void test_free_kills_leftovers_and_leaves_no_cgroup_behind(void **state)
         assert_true(settled);
 }
 
+/* A worker killed with SIGKILL cannot remove its cgroups; the next one to start removes them. */
+static void test_sys_new_removes_the_cgroups_of_a_dead_worker(void **state)
+{
+        struct fixture *f = *state;
+        char dead[80], leaf[96];
+        int status;
+        pid_t pid;
+
+        if (strcmp(f->mode, "v1") == 0 && !v1_available())
+                skip();
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) { /* a worker that makes its cgroups and dies without cleaning up */
+                struct cgroup_sys *sys;
+                struct cgroup *cg;
+                char name[64];
+
+                snprintf(name, sizeof(name), "gvt-%d-0", (int)getpid());
+                _exit(sandbox__cgroup_sys_new(name, &sys, NULL) < 0 ||
+                      sandbox__cgroup_new(sys, "c0", &cg, NULL) < 0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        snprintf(dead, sizeof(dead), "/gvt-%d-0", (int)pid);
+        snprintf(leaf, sizeof(leaf), "/gvt-%d-0/c0", (int)pid);
+        assert_true(count_dirs(leaf) >= 1);
+
+        open_set(f);
+        assert_int_equal(count_dirs(leaf), 0);
+        assert_int_equal(count_dirs(dead), 0);
+        assert_true(count_dirs("/c0") >= 1); /* ours, alive, untouched */
+}
+
 static void test_sys_new_forced_v2_works_or_names_missing_controllers(void **state)
 {
         struct fixture *f = *state;
@@ -779,6 +812,8 @@ int main(void)
                 T(test_attach_of_exited_pid_fails_naming_cgroup_procs, "auto"),
                 T(test_free_kills_leftovers_and_leaves_no_cgroup_behind, "auto"),
                 T(test_free_kills_leftovers_and_leaves_no_cgroup_behind, "v1"),
+                T(test_sys_new_removes_the_cgroups_of_a_dead_worker, "auto"),
+                T(test_sys_new_removes_the_cgroups_of_a_dead_worker, "v1"),
                 T(test_sys_new_forced_v2_works_or_names_missing_controllers, "auto"),
                 T(test_cgroup_root_env_puts_v2_base_under_it, "auto"),
                 T(test_sys_new_rejects_name_with_slash, "auto"),
