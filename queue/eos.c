@@ -46,6 +46,7 @@ struct queue_job {
         enum job_state state;
         atomic_bool cancel;
         int64_t done_ms;
+        int64_t tag; /* the caller's, for the publish hook */
         /* written by queue_job_finish, read by the poller after taking the finished list */
         void *verdict;
         size_t verdict_len;
@@ -79,7 +80,7 @@ struct queue_eos {
         char *group, *jobs_topic, *verdicts_topic, *dlq_topic;
         unsigned max_in_flight, window, batch_max, linger_ms;
         queue_job_fn job_fn;
-        queue_published_fn published_fn;
+        queue_publish_fn publish_fn;
         void *userdata;
 
         rd_kafka_t *consumer, *producer, *guard;
@@ -488,12 +489,14 @@ static int txn_abort(struct queue_eos *eos, struct gv_err *err)
 }
 
 /*
- * One transaction publishing counts[p] leading jobs of each partition p. On success *ret_offsets
- * holds the offsets committed (with their guard metadata). -ECANCELED: aborted, retry later with
+ * One transaction publishing counts[p] leading jobs of each partition p (pub lists them for the
+ * publish hook, which it calls, and then sets *ret_pending). On success *ret_offsets holds the
+ * offsets committed (with their guard metadata). -ECANCELED: aborted, retry later with
  * the same jobs; -EAGAIN: retry later; -ENOTRECOVERABLE.
  */
-static int txn_run(struct queue_eos *eos, const size_t *counts,
-                   rd_kafka_topic_partition_list_t **ret_offsets, struct gv_err *err)
+static int txn_run(struct queue_eos *eos, const size_t *counts, const struct queue_published *pub,
+                   size_t n_pub, bool *ret_pending, rd_kafka_topic_partition_list_t **ret_offsets,
+                   struct gv_err *err)
 {
         rd_kafka_topic_partition_list_t *offsets;
         rd_kafka_consumer_group_metadata_t *cgmd;
@@ -545,6 +548,16 @@ static int txn_run(struct queue_eos *eos, const size_t *counts,
                         tp->metadata = xmemdup(meta, tp->metadata_size);
                 }
         }
+        /* the caller's last word (an audit log makes the verdicts durable) */
+        if (eos->publish_fn) {
+                *ret_pending = true;
+                r = eos->publish_fn(QUEUE_PUBLISH_PENDING, pub, n_pub, eos->userdata);
+                if (r < 0) {
+                        r = gv_err_set(err, -ECANCELED, "the publish hook refused: %s",
+                                       strerror(-r));
+                        goto abort;
+                }
+        }
         cgmd = rd_kafka_consumer_group_metadata(eos->consumer);
         TXN_CALL(r, err, "send_offsets_to_transaction",
                  rd_kafka_send_offsets_to_transaction(eos->producer, offsets, cgmd, -1));
@@ -573,6 +586,28 @@ static void mock_compat_commit(struct queue_eos *eos, rd_kafka_topic_partition_l
                 queue__logf(&eos->log, 7, "eos", "mock-compat commit: %s", rd_kafka_err2str(e));
 }
 
+/* The jobs of a transaction, for the caller's publish hook. */
+static struct queue_published *pub_list(struct queue_eos *eos, const size_t *counts, size_t total)
+{
+        struct queue_published *pub = xcalloc(total, sizeof(*pub));
+        size_t n = 0;
+
+        for (size_t p = 0; p < eos->n_parts; p++) {
+                const struct queue_job *job = eos->parts[p].head;
+
+                for (size_t i = 0; i < counts[p]; i++, job = job->next)
+                        pub[n++] = (struct queue_published){
+                                .partition = (int32_t)p,
+                                .offset = job->msg.offset,
+                                .skipped = job->state == JOB_SKIPPED,
+                                .tag = job->tag,
+                                .verdict = job->state == JOB_DONE ? job->verdict : NULL,
+                                .verdict_len = job->state == JOB_DONE ? job->verdict_len : 0,
+                        };
+        }
+        return pub;
+}
+
 /*
  * Publishes what is finished: when force, or batch_max jobs are ready, or the oldest has waited
  * linger_ms. Returns 0 (also when it waits), -ECANCELED/-EAGAIN (retried later), or
@@ -584,7 +619,8 @@ static int eos_commit(struct queue_eos *eos, bool force, struct gv_err *err)
         cleanup_free struct queue_published *pub = NULL;
         rd_kafka_topic_partition_list_t *offsets = NULL;
         int64_t oldest = INT64_MAX, now = now_ms();
-        size_t total = 0, n_pub = 0;
+        bool pending = false;
+        size_t total = 0;
         int r;
 
         if (eos->fatal || eos->n_parts == 0)
@@ -601,9 +637,12 @@ static int eos_commit(struct queue_eos *eos, bool force, struct gv_err *err)
         if (!force && (now < eos->retry_at_ms ||
                        (total < eos->batch_max && now - oldest < (int64_t)eos->linger_ms)))
                 return 0;
-        r = txn_run(eos, counts, &offsets, err);
+        pub = pub_list(eos, counts, total);
+        r = txn_run(eos, counts, pub, total, &pending, &offsets, err);
         if (r < 0) {
                 eos->retry_at_ms = now_ms() + EOS_RETRY_BACKOFF_MS;
+                if (pending && eos->publish_fn)
+                        eos->publish_fn(QUEUE_PUBLISH_ABORTED, pub, total, eos->userdata);
                 if (r == -ENOTRECOVERABLE)
                         set_fatal(eos, err);
                 return r;
@@ -615,23 +654,14 @@ static int eos_commit(struct queue_eos *eos, bool force, struct gv_err *err)
         if (eos->mock_compat)
                 mock_compat_commit(eos, offsets);
         rd_kafka_topic_partition_list_destroy(offsets);
-        pub = xcalloc(total, sizeof(*pub));
-        for (size_t p = 0; p < eos->n_parts; p++) {
-                struct eos_part *part = &eos->parts[p];
-
+        if (eos->publish_fn)
+                eos->publish_fn(QUEUE_PUBLISH_COMMITTED, pub, total, eos->userdata);
+        for (size_t p = 0; p < eos->n_parts; p++)
                 for (size_t i = 0; i < counts[p]; i++) {
-                        pub[n_pub++] = (struct queue_published){
-                                .partition = (int32_t)p,
-                                .offset = part->head->msg.offset,
-                                .skipped = part->head->state == JOB_SKIPPED,
-                        };
-                        if (part->head->state == JOB_DONE)
+                        if (eos->parts[p].head->state == JOB_DONE)
                                 eos->stats.published++;
-                        window_pop(part);
+                        window_pop(&eos->parts[p]);
                 }
-        }
-        if (eos->published_fn)
-                eos->published_fn(pub, n_pub, eos->userdata);
         return 0;
 }
 
@@ -985,6 +1015,11 @@ const struct queue_msg *queue_job_msg(const struct queue_job *job)
         return &job->msg;
 }
 
+void queue_job_set_tag(struct queue_job *job, int64_t tag)
+{
+        job->tag = tag;
+}
+
 const atomic_bool *queue_job_cancelled(const struct queue_job *job)
 {
         return &job->cancel;
@@ -1100,7 +1135,7 @@ static int eos_detect_mock(struct queue_eos *eos, enum queue_mock_compat mode)
         return 0;
 }
 
-int queue_eos_new(const struct queue_eos_conf *conf, queue_job_fn job, queue_published_fn published,
+int queue_eos_new(const struct queue_eos_conf *conf, queue_job_fn job, queue_publish_fn publish,
                   void *userdata, struct queue_eos **ret_eos, struct gv_err *err)
 {
         char session[16], heartbeat[16];
@@ -1161,7 +1196,7 @@ int queue_eos_new(const struct queue_eos_conf *conf, queue_job_fn job, queue_pub
         eos->batch_max = conf->batch_max;
         eos->linger_ms = conf->linger_ms;
         eos->job_fn = job;
-        eos->published_fn = published;
+        eos->publish_fn = publish;
         eos->userdata = userdata;
         eos->wake[0] = eos->wake[1] = -1;
         pthread_mutex_init(&eos->lock, NULL);

@@ -249,21 +249,40 @@ void queue_eos_conf_default(struct queue_eos_conf *conf);
  */
 typedef void (*queue_job_fn)(struct queue_job *job, void *userdata);
 
-/* One published job (for an audit log): its verdict is committed, or it was skipped. */
+/* One job of a transaction, for the publish hook. Pointers live during the call. */
 struct queue_published {
         int32_t partition;
         int64_t offset;
-        bool skipped; /* answered before (the guard), nothing published now */
+        bool skipped;        /* answered before (the guard): only its offset is committed */
+        int64_t tag;         /* set with queue_job_set_tag, else 0 */
+        const void *verdict; /* the verdict's bytes; NULL when skipped */
+        size_t verdict_len;
 };
-typedef void (*queue_published_fn)(const struct queue_published *pub, size_t n, void *userdata);
+
+enum queue_publish_phase {
+        QUEUE_PUBLISH_PENDING,   /* every verdict is produced; the transaction is not committed */
+        QUEUE_PUBLISH_COMMITTED, /* committed: readers see the verdicts */
+        QUEUE_PUBLISH_ABORTED,   /* aborted after PENDING; the jobs come again in a later one */
+        _QUEUE_PUBLISH_MAX,
+        _QUEUE_PUBLISH_INVALID = -EINVAL,
+};
+
+/*
+ * The publish hook (for an audit log that must hold a verdict before Kafka does): called on the
+ * polling thread with the jobs of one transaction at each phase. A negative return at PENDING
+ * aborts the transaction (ABORTED follows; the jobs are tried again later); other returns are
+ * ignored.
+ */
+typedef int (*queue_publish_fn)(enum queue_publish_phase phase, const struct queue_published *pub,
+                                size_t n, void *userdata);
 
 /*
  * Joins the group and subscribes. Checks that the topics exist and that the verdicts topic has
  * at least as many partitions as the jobs topic, and initialises the transactions (fencing a
- * previous producer with the same transactional id). published may be NULL. Errors: -EINVAL
+ * previous producer with the same transactional id). publish may be NULL. Errors: -EINVAL
  * (configuration, topics), -ENOTRECOVERABLE, -ETIMEDOUT (no broker answered).
  */
-int queue_eos_new(const struct queue_eos_conf *conf, queue_job_fn job, queue_published_fn published,
+int queue_eos_new(const struct queue_eos_conf *conf, queue_job_fn job, queue_publish_fn publish,
                   void *userdata, struct queue_eos **ret_eos, struct gv_err *err);
 
 /*
@@ -316,6 +335,9 @@ void queue_eos_stats(const struct queue_eos *eos, struct queue_eos_stats *ret_st
 
 /* The job message. Pointers live as long as the job (until it is finished). */
 const struct queue_msg *queue_job_msg(const struct queue_job *job);
+
+/* Sets the tag the publish hook sees for job; call it before queue_job_finish. */
+void queue_job_set_tag(struct queue_job *job, int64_t tag);
 
 /* Becomes true when the job is abandoned; pass it to the judge as its cancel flag. */
 const atomic_bool *queue_job_cancelled(const struct queue_job *job);

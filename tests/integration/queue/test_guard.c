@@ -50,15 +50,19 @@ static void on_job(struct queue_job *job, void *userdata)
         finish(job);
 }
 
-static void on_published(const struct queue_published *pub, size_t n, void *userdata)
+static int on_published(enum queue_publish_phase phase, const struct queue_published *pub, size_t n,
+                        void *userdata)
 {
         struct session *s = userdata;
 
+        if (phase != QUEUE_PUBLISH_COMMITTED)
+                return 0;
         for (size_t i = 0; i < n; i++)
                 if (pub[i].skipped)
                         s->skipped++;
                 else
                         s->published++;
+        return 0;
 }
 
 static void session_start(struct session *s, const struct queue_mock *mock, const char *txn_id,

@@ -160,6 +160,8 @@ static void test_conf_errors_name_the_key(void **state)
 
 struct session {
         int published, skipped;
+        int pending, aborted; /* jobs seen by the hook in these phases */
+        int refuse;           /* PENDING calls still to refuse */
 };
 
 static void judge_now(struct queue_job *job, void *userdata)
@@ -174,20 +176,40 @@ static void judge_now(struct queue_job *job, void *userdata)
         n = asprintf(&verdict, "verdict-%d", i);
         assert_true(n > 0);
         snprintf(reason, sizeof(reason), "bad job %d", i);
+        queue_job_set_tag(job, 1000 + msg->offset);
         queue_job_finish(job, verdict, (size_t)n, NULL, i % 10 == 3 ? reason : NULL);
 }
 
-static void on_published(const struct queue_published *pub, size_t n, void *userdata)
+static int on_published(enum queue_publish_phase phase, const struct queue_published *pub, size_t n,
+                        void *userdata)
 {
         struct session *s = userdata;
 
         for (size_t i = 0; i < n; i++) {
                 assert_true(pub[i].offset >= 0);
-                if (pub[i].skipped)
-                        s->skipped++;
-                else
-                        s->published++;
+                assert_false(pub[i].skipped);
+                assert_non_null(pub[i].verdict);
+                assert_int_equal(pub[i].tag, 1000 + pub[i].offset);
         }
+        switch (phase) {
+        case QUEUE_PUBLISH_PENDING:
+                s->pending += (int)n;
+                if (s->refuse > 0) {
+                        s->refuse--;
+                        return -EIO;
+                }
+                break;
+        case QUEUE_PUBLISH_ABORTED:
+                s->aborted += (int)n;
+                break;
+        case QUEUE_PUBLISH_COMMITTED:
+                s->published += (int)n;
+                break;
+        case _QUEUE_PUBLISH_MAX:
+        case _QUEUE_PUBLISH_INVALID:
+                fail();
+        }
+        return 0;
 }
 
 static void test_eos_publishes_each_job_once(void **state)
@@ -222,6 +244,8 @@ static void test_eos_publishes_each_job_once(void **state)
         assert_int_equal(st.published, 40);
         assert_int_equal(st.skipped, 0);
         assert_true(st.transactions >= 40 / 7);
+        assert_int_equal(st.aborts, 0);
+        assert_int_equal(s.pending, 40);
         queue_eos_free(eos);
 
         qt_read_topic(mock, QUEUE_TOPIC_VERDICTS, &verdicts);
@@ -242,6 +266,40 @@ static void test_eos_publishes_each_job_once(void **state)
         queue_mock_free(mock);
 }
 
+/* A refusal at PENDING aborts the transaction; its jobs come again in the next one. */
+static void test_publish_hook_refusal_aborts(void **state)
+{
+        struct queue_mock *mock = qt_mock(1, 1);
+        struct queue_eos_conf ec;
+        struct queue_eos *eos = NULL;
+        struct queue_eos_stats st;
+        struct session s = {.refuse = 1};
+        struct gv_err err = {0};
+        int64_t deadline;
+
+        (void)state;
+        qt_produce(mock, QUEUE_TOPIC_JOBS, 0, 5);
+        queue_eos_conf_default(&ec);
+        ec.kafka = qt_conf(mock);
+        ec.transactional_id = "test-refuse";
+        ec.session_timeout_ms = QT_SESSION_MS;
+        ec.max_in_flight = 5;
+        ec.linger_ms = 200; /* one batch of 5 */
+        assert_ok(queue_eos_new(&ec, judge_now, on_published, &s, &eos, &err), &err);
+        deadline = qt_now_ms() + 30000;
+        while (s.published < 5 && qt_now_ms() < deadline)
+                assert_ok(queue_eos_poll(eos, 200, &err), &err);
+        assert_int_equal(s.published, 5);
+        assert_int_equal(s.aborted, 5);
+        assert_int_equal(s.pending, 10);
+        queue_eos_stats(eos, &st);
+        assert_int_equal(st.aborts, 1);
+        assert_int_equal(st.transactions, 1);
+        assert_ok(queue_eos_close(eos, &err), &err);
+        queue_eos_free(eos);
+        queue_mock_free(mock);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -249,6 +307,7 @@ int main(void)
                 cmocka_unit_test(test_producer_reader_round_trip),
                 cmocka_unit_test(test_conf_errors_name_the_key),
                 cmocka_unit_test(test_eos_publishes_each_job_once),
+                cmocka_unit_test(test_publish_hook_refusal_aborts),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
