@@ -20,6 +20,9 @@ static const struct command commands[] = {
         {"encode", cmd_encode, "encode a JSON job description from stdin as msgpack"},
         {"exec", cmd_exec, "run one program in a pooled container and report its usage"},
         {"bench", cmd_bench, "measure the sandbox (gavel bench sandbox)"},
+        {"broker", cmd_broker, "run the embedded Kafka broker (a mock cluster on loopback)"},
+        {"submit", cmd_submit, "enqueue submissions on Kafka (and wait for their verdicts)"},
+        {"results", cmd_results, "print the verdicts on Kafka as a table or JSON lines"},
 };
 
 static void usage(FILE *f)

@@ -26,7 +26,7 @@
 
 #define QT_SESSION_MS 4000 /* short: each rebalance on the mock takes about this - 1 s */
 
-static int64_t qt_now_ms(void)
+static inline int64_t qt_now_ms(void)
 {
         struct timespec ts;
 
@@ -35,14 +35,14 @@ static int64_t qt_now_ms(void)
 }
 
 /* librdkafka's and gavel's log lines on stderr (ctest shows them when a test fails). */
-static void qt_log(int level, const char *fac, const char *msg, void *userdata)
+static inline void qt_log(int level, const char *fac, const char *msg, void *userdata)
 {
         (void)userdata;
         if (level <= (getenv("QT_DEBUG") ? 7 : 6))
                 fprintf(stderr, "%" PRId64 " [%d] %s: %s\n", qt_now_ms() % 100000, level, fac, msg);
 }
 
-static struct queue_mock *qt_mock(unsigned nodes, unsigned partitions)
+static inline struct queue_mock *qt_mock(unsigned nodes, unsigned partitions)
 {
         const char *topics[] = {QUEUE_TOPIC_JOBS, QUEUE_TOPIC_VERDICTS, QUEUE_TOPIC_PROGRESS,
                                 QUEUE_TOPIC_DLQ};
@@ -61,7 +61,7 @@ static struct queue_mock *qt_mock(unsigned nodes, unsigned partitions)
         return mock;
 }
 
-static struct queue_conf qt_conf(const struct queue_mock *mock)
+static inline struct queue_conf qt_conf(const struct queue_mock *mock)
 {
         static struct queue_prop debug[1] = {{"debug", NULL}};
 
@@ -76,7 +76,7 @@ static struct queue_conf qt_conf(const struct queue_mock *mock)
 }
 
 /* Produces jobs first..first+n-1 as "job-<i>" with key "k-<i>". */
-static void qt_produce(const struct queue_mock *mock, const char *topic, int first, int n)
+static inline void qt_produce(const struct queue_mock *mock, const char *topic, int first, int n)
 {
         struct queue_conf conf = qt_conf(mock);
         struct queue_producer *prod = NULL;
@@ -113,7 +113,7 @@ struct qt_read {
         size_t n;
 };
 
-static int64_t qt_header_int(const struct queue_msg *msg, const char *name)
+static inline int64_t qt_header_int(const struct queue_msg *msg, const char *name)
 {
         const void *v;
         char buf[32];
@@ -126,7 +126,7 @@ static int64_t qt_header_int(const struct queue_msg *msg, const char *name)
         return strtoll(buf, NULL, 10);
 }
 
-static char *qt_strndup(const void *p, size_t n)
+static inline char *qt_strndup(const void *p, size_t n)
 {
         char *s = malloc(n + 1);
 
@@ -139,7 +139,8 @@ static char *qt_strndup(const void *p, size_t n)
 }
 
 /* Reads topic from the start to its end. */
-static void qt_read_topic(const struct queue_mock *mock, const char *topic, struct qt_read *out)
+static inline void qt_read_topic(const struct queue_mock *mock, const char *topic,
+                                 struct qt_read *out)
 {
         struct queue_conf conf = qt_conf(mock);
         struct queue_reader *rd = NULL;
@@ -180,7 +181,7 @@ static void qt_read_topic(const struct queue_mock *mock, const char *topic, stru
         queue_reader_free(rd);
 }
 
-static void qt_read_done(struct qt_read *rd)
+static inline void qt_read_done(struct qt_read *rd)
 {
         for (size_t i = 0; i < rd->n; i++) {
                 free(rd->values[i]);
@@ -194,7 +195,7 @@ static void qt_read_done(struct qt_read *rd)
 }
 
 /* How many times "verdict-<i>" appears in rd, for each i < n: all must be exactly once. */
-static int qt_count_once(const struct qt_read *rd, int n, const char *prefix)
+static inline int qt_count_once(const struct qt_read *rd, int n, const char *prefix)
 {
         int *seen = calloc((size_t)n, sizeof(int)), bad = 0;
 
