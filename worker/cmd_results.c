@@ -19,14 +19,6 @@
 
 #define RESULTS_IDS_MAX 256
 
-static volatile sig_atomic_t results_stop;
-
-static void on_signal(int sig)
-{
-        (void)sig;
-        results_stop = 1;
-}
-
 static void results_usage(FILE *f)
 {
         fprintf(f,
@@ -77,7 +69,6 @@ int cmd_results(int argc, char **argv)
         struct queue_reader *rd = NULL;
         struct queue_conf conf;
         struct gv_err err = {0};
-        struct sigaction sa = {.sa_handler = on_signal};
         int c, r, status = 0;
 
         opterr = 0;
@@ -123,8 +114,7 @@ int cmd_results(int argc, char **argv)
         }
         if (kafka_cli_conf(&cli, "results", &conf) < 0)
                 return EXIT_USAGE;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        kafka_catch_signals();
         r = queue_reader_new(&conf, &topic, 1, QUEUE_START_BEGINNING, &rd, &err);
         if (r < 0) {
                 fprintf(stderr, "gavel results: %s\n", err.msg);
@@ -132,7 +122,7 @@ int cmd_results(int argc, char **argv)
         }
         if (!json)
                 verdict_print_header(stdout);
-        while (!results_stop && (follow || !queue_reader_at_end(rd))) {
+        while (!kafka_stop && (follow || !queue_reader_at_end(rd))) {
                 struct queue_msg msg;
                 struct verdict v;
 

@@ -29,14 +29,6 @@
 
 #define SUBMIT_SOURCES_MAX 1000
 
-static volatile sig_atomic_t submit_stop;
-
-static void on_signal(int sig)
-{
-        (void)sig;
-        submit_stop = 1;
-}
-
 static void submit_usage(FILE *f)
 {
         fprintf(f,
@@ -253,7 +245,7 @@ static int wait_verdicts(struct queue_reader *rd, struct submitted *sub, bool js
 
         if (!json)
                 verdict_print_header(stdout);
-        while (sub->n_done < sub->n && !submit_stop && time(NULL) < deadline) {
+        while (sub->n_done < sub->n && !kafka_stop && time(NULL) < deadline) {
                 struct queue_msg msg;
                 struct verdict v;
                 struct progress p;
@@ -297,7 +289,7 @@ static int wait_verdicts(struct queue_reader *rd, struct submitted *sub, bool js
         if (sub->n_done < sub->n) {
                 fprintf(stderr, "gavel submit: %zu of %zu verdicts did not come %s\n",
                         sub->n - sub->n_done, sub->n,
-                        submit_stop ? "before the signal" : "in time (--timeout)");
+                        kafka_stop ? "before the signal" : "in time (--timeout)");
                 return EXIT_FAILURE_SYSTEM;
         }
         return sub->all_ac ? 0 : 1;
@@ -476,7 +468,6 @@ int cmd_submit(int argc, char **argv)
         struct submitted sub = {.all_ac = true};
         struct queue_producer *prod = NULL;
         struct queue_reader *rd = NULL;
-        struct sigaction sa = {.sa_handler = on_signal};
         struct queue_conf conf;
         struct gv_err err = {0};
         int status;
@@ -486,8 +477,7 @@ int cmd_submit(int argc, char **argv)
                 return status;
         if (kafka_cli_conf(&o.cli, "submit", &conf) < 0)
                 return EXIT_USAGE;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        kafka_catch_signals();
         /* read from the current ends before enqueueing, so that no verdict can slip by */
         if (o.wait && queue_reader_new(&conf, (const char **)topics, ARRAY_SIZE(topics),
                                        QUEUE_START_END, &rd, &err) < 0) {

@@ -14,6 +14,22 @@
 #include "worker/kafka.h"
 #include "worker/log.h"
 
+volatile sig_atomic_t kafka_stop;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        kafka_stop = 1;
+}
+
+void kafka_catch_signals(void)
+{
+        struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits end early */
+
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+}
+
 void kafka_log(int level, const char *facility, const char *msg, void *userdata)
 {
         char q[64];

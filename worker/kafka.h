@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +18,10 @@
 
 /* A queue_log_fn writing librdkafka's (and queue/'s) lines through worker/log.h. */
 void kafka_log(int level, const char *facility, const char *msg, void *userdata);
+
+/* Set by SIGINT and SIGTERM once kafka_catch_signals() ran: the command should wind up. */
+extern volatile sig_atomic_t kafka_stop;
+void kafka_catch_signals(void);
 
 /* Brokers and properties given on a command line. */
 struct kafka_cli {
