@@ -18,3 +18,4 @@ int cmd_bench(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
