@@ -6,11 +6,13 @@
  * broken, and the pool replaces it. Nothing here trusts the container.
  */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,8 @@ static int build_conf(struct sandbox_env *env, struct gv_err *err)
         return 0;
 }
 
+static atomic_uint pools; /* names each pool's cgroup base */
+
 int sandbox__env_init(struct sandbox_env *env, const struct sandbox_conf *conf, struct gv_err *err)
 {
         struct proto_cmd go = {.kind = PROTO_INIT_FINISHED}, kill_cmd = {.kind = PROTO_KILL};
@@ -182,6 +186,8 @@ int sandbox__env_init(struct sandbox_env *env, const struct sandbox_conf *conf, 
         r = find_init(env, err);
         if (r < 0)
                 return r;
+        env->ncpu = sysconf(_SC_NPROCESSORS_CONF) > 0 ? (unsigned)sysconf(_SC_NPROCESSORS_CONF) : 1;
+        env->ram_kib = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
         env->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (env->devnull < 0)
                 return gv_err_errno(err, -errno, "open /dev/null");
@@ -201,7 +207,8 @@ int sandbox__env_init(struct sandbox_env *env, const struct sandbox_conf *conf, 
         if (r < 0)
                 return gv_err_errno(err, r, "encode kill");
         env->kill_len = (size_t)r;
-        snprintf(name, sizeof(name), "gavel-%d", (int)getpid());
+        /* one base per pool: two pools in a process must not share (and kill) containers */
+        snprintf(name, sizeof(name), "gavel-%d-%u", (int)getpid(), atomic_fetch_add(&pools, 1));
         r = sandbox__cgroup_sys_new(name, &env->cgsys, err);
         if (r < 0)
                 return gv_err_prefix(err, "cgroups: ");
@@ -231,6 +238,58 @@ static int broken(struct sandbox *sb, struct gv_err *err, int code, const char *
         return gv_err_errno(err, code, "container %d: %s", (int)sb->pid, what);
 }
 
+/* Like broken, with a message of our own and no strerror (the code says little). */
+__attribute__((format(printf, 3, 4))) static int broken_msg(struct sandbox *sb, struct gv_err *err,
+                                                            const char *fmt, ...)
+{
+        char what[200];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        sb->broken = true;
+        return gv_err_set(err, -EPROTO, "container %d: %s", (int)sb->pid, what);
+}
+
+/* Between round trips the container has nothing to say: a message waiting now is a second
+ * reply to something already answered, and would be taken for the reply to the next command. */
+static int check_quiet(struct sandbox *sb, struct gv_err *err)
+{
+        struct pollfd p = {.fd = sb->sock, .events = POLLIN};
+
+        if (poll(&p, 1, 0) == 0)
+                return 0;
+        if (p.revents & POLLIN)
+                return broken_msg(sb, err, "sent a message nobody asked for");
+        return broken_msg(sb, err, "closed its socket");
+}
+
+/* Text from the container ends up in logs and verdicts: no control characters. */
+static void sanitize(char *s)
+{
+        for (; s && *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        *s = '?';
+}
+
+/* An error code the container reports, as the caller gets it. Codes that tell the worker what
+ * to do with the job or itself (the job is invalid, retry, abort the batch, exit) are the
+ * host's to decide; a container that sends one, or no errno at all, gets -EIO. */
+static int container_code(int32_t code)
+{
+        switch (-code) {
+        case EBADMSG:
+        case E2BIG:
+        case EAGAIN:
+        case ECANCELED:
+        case ENOTRECOVERABLE:
+                return -EIO;
+        default:
+                return code < 0 && code > -4096 ? code : -EIO;
+        }
+}
+
 /* Receives and decodes one reply within timeout_ms (-1: forever). */
 static int recv_reply(struct sandbox *sb, int timeout_ms, struct proto_reply *reply, int *fds,
                       size_t *nfds, pid_t *ret_pid, struct gv_err *err)
@@ -251,16 +310,20 @@ static int recv_reply(struct sandbox *sb, int timeout_ms, struct proto_reply *re
         n = sandbox__recv(sb->sock, sb->buf, PROTO_MSG_MAX, fds, nfds ? nfds : &room, ret_pid);
         if (n == 0)
                 return broken(sb, err, -EPIPE, "closed its socket");
+        if (n == -EMSGSIZE)
+                return broken_msg(sb, err, "reply longer than %d bytes", PROTO_MSG_MAX);
+        if (n == -ETOOMANYREFS)
+                return broken_msg(sb, err, "reply with more descriptors than the %zu expected",
+                                  room);
         if (n < 0)
                 return broken(sb, err, (int)n, "receive");
         r = schema_proto_reply_decode(sb->buf, (size_t)n, NULL, reply, &derr);
         if (r < 0) {
                 if (nfds)
                         sandbox__close_fds(fds, *nfds);
-                sb->broken = true;
-                return gv_err_set(err, -EPROTO, "container %d: malformed reply: %s", (int)sb->pid,
-                                  derr.msg);
+                return broken_msg(sb, err, "malformed reply: %s", derr.msg);
         }
+        sanitize(reply->message);
         return 0;
 }
 
@@ -287,24 +350,34 @@ static int call(struct sandbox *sb, const void *msg, size_t len, int *fds, size_
                 struct gv_err *err)
 {
         struct proto_reply reply;
+        size_t want = nfds ? *nfds : 0, got;
         int r;
 
         if (sb->broken)
                 return gv_err_set(err, -EIO, "container %d is broken", (int)sb->pid);
+        r = check_quiet(sb, err);
+        if (r < 0)
+                return r;
         r = send_raw(sb, msg, len, NULL, 0, err);
         if (r < 0)
                 return r;
         r = recv_reply(sb, sb->env->conf.control_timeout_ms, &reply, fds, nfds, NULL, err);
         if (r < 0)
                 return r;
-        if (reply.kind == PROTO_R_ERROR) {
-                r = gv_err_set(err, reply.code < 0 ? reply.code : -EIO, "%s",
+        got = nfds ? *nfds : 0;
+        if (reply.kind == PROTO_R_ERROR && got == 0)
+                r = gv_err_set(err, container_code(reply.code), "%s",
                                reply.message ? reply.message : "error");
-        } else if (reply.kind != PROTO_R_OK || (nfds && reply.n_fds != *nfds)) {
-                if (nfds)
-                        sandbox__close_fds(fds, *nfds);
-                r = broken(sb, err, -EPROTO, "unexpected reply");
-        }
+        else if (reply.kind == PROTO_R_ERROR)
+                r = broken_msg(sb, err, "error reply with %zu descriptor(s)", got);
+        else if (reply.kind != PROTO_R_OK)
+                r = broken_msg(sb, err, "%s reply where ok was expected",
+                               proto_reply_kind_name(reply.kind));
+        else if (reply.n_fds != want || got != want)
+                r = broken_msg(sb, err, "ok reply with %zu descriptors (%u announced), not %zu",
+                               got, reply.n_fds, want);
+        if (r < 0 && nfds)
+                sandbox__close_fds(fds, *nfds);
         proto_reply_done(&reply);
         return r;
 }
@@ -347,10 +420,16 @@ int sandbox_open(struct sandbox *sb, const char *path, int flags, unsigned mode,
         struct proto_cmd cmd = {.kind = PROTO_OPEN, .files = &file, .n_files = 1};
         int fd = -1;
         size_t nfds = 1;
+        struct stat st;
         int r = call_cmd(sb, &cmd, &fd, &nfds, err);
 
         if (r < 0)
                 return r;
+        /* a pipe or socket in its place would block the caller's first read or write */
+        if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+                close(fd);
+                return broken_msg(sb, err, "open '%s': sent a descriptor that is not a file", path);
+        }
         *ret_fd = fd;
         return 0;
 }
@@ -605,6 +684,94 @@ static void classify(struct sandbox_result *res, const struct proto_reply *fin,
         }
 }
 
+/* The run's process is a child the init has just forked, stopped before exec. Any other pid
+ * (the init's own is what the kernel fills in when no credentials are sent) would put the wrong
+ * process into the run's cgroup, and the run's limits on it. */
+static int check_run_pid(struct sandbox *sb, pid_t pid, struct gv_err *err)
+{
+        cleanup_fd int fd = -1;
+        char path[64], buf[512], *p;
+        int ppid = 0;
+        ssize_t n;
+
+        if (pid == sb->pid)
+                return broken_msg(sb, err, "pid reply names the init itself (no credentials?)");
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return broken_msg(sb, err, "pid reply names process %d, which is gone", (int)pid);
+        buf[n] = '\0';
+        p = strrchr(buf, ')'); /* "pid (comm) state ppid ...", comm may hold ')' */
+        if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid != sb->pid)
+                return broken_msg(sb, err, "pid reply names process %d, not a child of the init",
+                                  (int)pid);
+        return 0;
+}
+
+/* The init reports what the kernel told it; a reply no kernel could have produced means it
+ * lies, and nothing it says about the run can be used. elapsed_us: from sending execve to
+ * receiving this reply, which holds the init's own wall time. */
+static int check_finished(struct sandbox *sb, const struct proto_reply *fin, bool kill_sent,
+                          uint64_t elapsed_us, struct gv_err *err)
+{
+        uint64_t cpu_max = (elapsed_us + 10000) * sb->env->ncpu;
+
+        switch (fin->status) {
+        case PROTO_EXITED:
+                if (fin->exit_code < 0 || fin->exit_code > 255)
+                        return broken_msg(sb, err, "finished: exit code %d, not 0 to 255",
+                                          (int)fin->exit_code);
+                break;
+        case PROTO_SIGNALED:
+                if (fin->signal < 1 || fin->signal > SIGRTMAX)
+                        return broken_msg(sb, err, "finished: signal %d, not 1 to %d",
+                                          (int)fin->signal, SIGRTMAX);
+                break;
+        case PROTO_KILLED:
+                if (!kill_sent)
+                        return broken_msg(sb, err, "finished: killed, but no kill was sent");
+                break;
+        case PROTO_EXEC_FAILED:
+                break;
+        case _PROTO_STATUS_MAX:
+        case _PROTO_STATUS_INVALID:
+                return broken_msg(sb, err, "finished: status %d", (int)fin->status);
+        }
+        if (fin->wall_us > elapsed_us + 1000)
+                return broken_msg(sb, err,
+                                  "finished: wall time %" PRIu64 " us in a run of %" PRIu64 " us",
+                                  fin->wall_us, elapsed_us);
+        if (fin->user_us > cpu_max || fin->sys_us > cpu_max || fin->user_us + fin->sys_us > cpu_max)
+                return broken_msg(sb, err,
+                                  "finished: cpu time %" PRIu64 "+%" PRIu64
+                                  " us in a run of %" PRIu64 " us on %u cpus",
+                                  fin->user_us, fin->sys_us, elapsed_us, sb->env->ncpu);
+        if (fin->maxrss_kib > sb->env->ram_kib)
+                return broken_msg(sb, err,
+                                  "finished: peak memory %" PRIu64 " KiB, more than the %" PRIu64
+                                  " KiB of the machine",
+                                  fin->maxrss_kib, sb->env->ram_kib);
+        return 0;
+}
+
+/* A kill that crossed the end of the run reached the init after it had sent finished: it answers
+ * it as a command of its own, with an error. Taken here, or the next command would take it for
+ * its reply. */
+static int take_late_kill_reply(struct sandbox *sb, struct gv_err *err)
+{
+        struct proto_reply late;
+        int r = recv_reply(sb, sb->env->conf.control_timeout_ms, &late, NULL, NULL, NULL, err);
+
+        if (r < 0)
+                return r;
+        if (late.kind != PROTO_R_ERROR)
+                r = broken_msg(sb, err, "%s reply to a late kill, not an error",
+                               proto_reply_kind_name(late.kind));
+        proto_reply_done(&late);
+        return r;
+}
+
 static const char *const default_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/w",
                                           "LANG=C.UTF-8", NULL};
 
@@ -620,13 +787,16 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         enum sandbox_status forced = SANDBOX_OK;
         int fds[4];
         size_t n_argv = 0, n_env = 0;
-        uint64_t t0, deadline, cpu_ns = 0;
+        uint64_t t_sent, t0, t_end, deadline, cpu_ns = 0;
         bool kill_sent = false;
         pid_t pid = 0;
         int r;
 
         if (sb->broken)
                 return gv_err_set(err, -EIO, "container %d is broken", (int)sb->pid);
+        r = check_quiet(sb, err);
+        if (r < 0)
+                return r;
         fill_limits(&l);
         while (run->argv[n_argv])
                 n_argv++;
@@ -668,6 +838,7 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         if (r < 0)
                 return r;
         sb->uses++;
+        t_sent = now_us();
         r = send_cmd(sb, &cmd, fds, cmd.n_fds, err);
         if (r < 0)
                 return r;
@@ -683,15 +854,20 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
                 *ret_result = res;
                 return 0;
         }
-        if (reply.kind != PROTO_R_PID || pid <= 0) {
-                r = reply.kind == PROTO_R_ERROR ? gv_err_set(err, -EPROTO, "execve: %s",
-                                                             reply.message ? reply.message : "")
-                                                : broken(sb, err, -EPROTO, "expected a pid");
+        if (reply.kind != PROTO_R_PID) {
+                r = reply.kind == PROTO_R_ERROR
+                            ? gv_err_set(err, -EPROTO, "execve: %s",
+                                         reply.message ? reply.message : "")
+                            : broken_msg(sb, err, "%s reply where pid was expected",
+                                         proto_reply_kind_name(reply.kind));
                 sb->broken = true;
                 proto_reply_done(&reply);
                 return r;
         }
         proto_reply_done(&reply);
+        r = check_run_pid(sb, pid, err);
+        if (r < 0)
+                return r;
         r = sandbox__cgroup_attach(sb->cg, pid, err);
         if (r < 0) {
                 sb->broken = true; /* the child is stopped at the sync: destroying ends it */
@@ -748,12 +924,19 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         r = recv_reply(sb, 0, &reply, NULL, NULL, NULL, err);
         if (r < 0)
                 return r;
-        res.wall_us = now_us() - t0;
-        if (reply.kind != PROTO_R_FINISHED) {
-                proto_reply_done(&reply);
-                return broken(sb, err, -EPROTO, "expected finished");
-        }
-        r = sandbox__cgroup_stats(sb->cg, &st, err);
+        t_end = now_us();
+        res.wall_us = t_end - t0;
+        if (reply.kind != PROTO_R_FINISHED)
+                r = broken_msg(sb, err, "%s reply where finished was expected",
+                               proto_reply_kind_name(reply.kind));
+        else
+                r = check_finished(sb, &reply, kill_sent, t_end - t_sent, err);
+        if (r == 0 && kill_sent && reply.status != PROTO_KILLED)
+                r = take_late_kill_reply(sb, err);
+        if (r == 0)
+                r = check_quiet(sb, err);
+        if (r == 0)
+                r = sandbox__cgroup_stats(sb->cg, &st, err);
         if (r < 0) {
                 proto_reply_done(&reply);
                 return r;

@@ -24,7 +24,9 @@ struct sandbox_env {
         size_t conf_len;
         uint8_t go_msg[32], kill_msg[32]; /* encoded init_finished and kill */
         size_t go_len, kill_len;
-        atomic_uint seq; /* names cgroups */
+        atomic_uint seq;  /* names cgroups */
+        unsigned ncpu;    /* bounds what a container may claim: cpu time within a wall time */
+        uint64_t ram_kib; /* and peak memory */
 };
 
 struct sandbox {

@@ -117,7 +117,7 @@ ssize_t sandbox__recv(int sock, void *buf, size_t size, int *fds, size_t *nfds, 
         }
         if (overflow || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
                 sandbox__close_fds(fds, got);
-                return -EMSGSIZE;
+                return msg.msg_flags & MSG_TRUNC ? -EMSGSIZE : -ETOOMANYREFS;
         }
         if (nfds)
                 *nfds = got;

@@ -21,7 +21,8 @@ int sandbox__send(int sock, const void *buf, size_t len, const int *fds, size_t 
  * Receives one packet into buf[0..size). Descriptors arrive O_CLOEXEC into fds[0..*nfds) (in:
  * room, out: count); the sender's pid, translated into our namespace, into *ret_pid when
  * credentials came (else 0). A packet or control data that does not fit is an error and every
- * descriptor it carried is closed: -EMSGSIZE. Returns the length, 0 on end of file, or -errno.
+ * descriptor it carried is closed: -EMSGSIZE for a packet longer than size, -ETOOMANYREFS for
+ * more descriptors than room. Returns the length, 0 on end of file, or -errno.
  */
 ssize_t sandbox__recv(int sock, void *buf, size_t size, int *fds, size_t *nfds, pid_t *ret_pid);
 

@@ -132,6 +132,11 @@ const char *proto_policy_name(enum proto_policy p)
         return schema__name(schema__policy_names, _PROTO_POLICY_MAX, p);
 }
 
+const char *proto_reply_kind_name(enum proto_reply_kind kind)
+{
+        return schema__name(schema__reply_names, _PROTO_R_MAX, kind);
+}
+
 enum proto_policy proto_policy_from_name(const char *s)
 {
         return index_of(schema__policy_names, _PROTO_POLICY_MAX, s);

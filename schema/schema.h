@@ -305,6 +305,8 @@ enum proto_status {
         _PROTO_STATUS_INVALID = -EINVAL,
 };
 
+const char *proto_reply_kind_name(enum proto_reply_kind kind); /* "ok"...; NULL if out of range */
+
 struct proto_reply {
         enum proto_reply_kind kind;
         int32_t code;   /* error: -errno */

@@ -35,10 +35,11 @@ struct problem {
         char *id;   /* the folder's name, or the job id for inline tests */
         char *dir;  /* host path of the folder, or NULL */
         char *hash; /* hex digest of problem.yaml and every test file's bytes (version) */
-        struct job_limits limits; /* 0 fields: not set here */
-        enum schema_checker checker;
-        double checker_eps;
-        char *checker_source; /* host path of a custom checker's source (testlib style), or NULL */
+        struct job_limits limits;    /* 0 fields: not set here */
+        enum schema_checker checker; /* DEFAULT: not set here (and always with a custom one) */
+        double checker_eps;          /* float's epsilon; 0: the checker's default */
+        char *checker_source; /* host path of a custom checker's source (testlib style), or NULL;
+                                 when set it is the problem's checker */
         char *checker_lang;   /* its language name in the language table (default "cpp") */
         struct problem_test *tests;
         size_t n_tests;
@@ -47,26 +48,35 @@ struct problem {
 };
 
 /*
- * Loads the problem folder dir. A broken problem.yaml or a missing test file is an error naming
- * the file and the field ("aplusb/problem.yaml:7: tests[2].in: no such file"). -EINVAL, -ENOENT.
+ * Loads the problem folder dir (the README's "Problems" section has the problem.yaml format).
+ * -ENOENT when dir does not exist; -EINVAL for a broken problem: a bad problem.yaml, or a test
+ * file that is missing, not a regular file, or outside the folder, with a message naming the file
+ * and the field ("aplusb/problem.yaml:7: tests[2].in: 'x.in': no such file"). Reads every test
+ * file once to compute hash (a file's digest is remembered by inode, size and times, so loading
+ * the same problem again only stats its files).
  */
 int problem_load_dir(const char *dir, struct problem **ret_problem, struct gv_err *err);
 
 /*
- * Loads problem id from the store (store/id); id must be a plain name (no '/', not "." or "..").
- * -ENOENT when it does not exist, -EINVAL when it is not a valid id or a valid problem.
+ * Loads problem id from the store (store/id); id must be a plain name: 1 to 128 letters, digits,
+ * '_', '-' and '.', not starting with '.'. -ENOENT when it does not exist, -EINVAL when it is not
+ * a valid id or a valid problem.
  */
 int problem_load(const char *store, const char *id, struct problem **ret_problem,
                  struct gv_err *err);
 
-/* A problem made of the job's inline tests, its data borrowed from job (which must outlive it). */
+/*
+ * A problem made of the job's inline tests, its data borrowed from job (which must outlive it):
+ * no limits of its own, the job's checker, and a hash of the tests' bytes and points.
+ */
 int problem_from_job(const struct job *job, struct problem **ret_problem, struct gv_err *err);
 
 void problem_free(struct problem *problem); /* NULL is a no-op */
 
 /*
- * Opens test i's input or answer for reading: a file descriptor (a memfd for inline data) at
- * offset 0. -errno.
+ * Opens test i's input or answer for reading: a read-only file descriptor at offset 0 (for inline
+ * data, a memfd sealed against any change), close-on-exec. A file is opened again beneath the
+ * problem's folder, so a test file replaced by a link leading out of it is refused. -errno.
  */
 int problem_test_open(const struct problem *problem, size_t i, bool answer, int *ret_fd,
                       struct gv_err *err);

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "sandbox/sandbox.h"
+#include "tests/integration/sandbox/host_count.h"
 
 static struct sandbox_pool *pool;
 static int prog_fd = -1;
@@ -102,98 +103,6 @@ static void run_pooled(const struct sandbox_limits *limits, enum proto_policy po
 
 /* run_prog(limits, policy, stdin, out, mode[, arg[, arg]]): in a container from the pool */
 #define run_prog(l, p, in, o, ...) run_pooled(l, p, in, o, __VA_ARGS__, NULL)
-
-/* ---- counting what the host has ---------------------------------------------------------- */
-
-static int count_dir(const char *path)
-{
-        DIR *d = opendir(path);
-        struct dirent *e;
-        int n = 0;
-
-        if (!d)
-                return -1;
-        while ((e = readdir(d)))
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
-/* Processes descending from this one: containers' inits and anything below them. */
-static int count_descendants(void)
-{
-        enum { MAXP = 1 << 16 };
-        static int parent[MAXP];
-        DIR *d = opendir("/proc");
-        struct dirent *e;
-        int n = 0;
-
-        memset(parent, 0, sizeof(parent));
-        while ((e = readdir(d))) {
-                char path[300], buf[512], *p;
-                int pid = atoi(e->d_name), fd;
-                ssize_t k;
-
-                if (pid <= 0 || pid >= MAXP)
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                k = read(fd, buf, sizeof(buf) - 1);
-                close(fd);
-                if (k <= 0)
-                        continue;
-                buf[k] = '\0';
-                p = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
-                if (p && sscanf(p + 2, "%*c %d", &parent[pid]) != 1)
-                        parent[pid] = 0;
-        }
-        closedir(d);
-        for (int pid = 1; pid < MAXP; pid++)
-                for (int q = parent[pid], hops = 0; q > 0 && q < MAXP && hops < 64;
-                     q = parent[q], hops++)
-                        if (q == getpid()) {
-                                n++;
-                                break;
-                        }
-        return n;
-}
-
-static int count_lines(const char *path)
-{
-        FILE *f = fopen(path, "re");
-        int n = 0, c;
-
-        if (!f)
-                return -1;
-        while ((c = fgetc(f)) != EOF)
-                n += c == '\n';
-        fclose(f);
-        return n;
-}
-
-static int cgroup_dirs;
-static char cgroup_mark[64];
-
-static int count_cgroup_dir(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        if (type == FTW_D && strstr(path, cgroup_mark))
-                cgroup_dirs++;
-        return 0;
-}
-
-/* cgroup directories this process made (under "gavel-<pid>/" in every hierarchy). */
-static int count_cgroups(void)
-{
-        snprintf(cgroup_mark, sizeof(cgroup_mark), "/gavel-%d/", (int)getpid());
-        cgroup_dirs = 0;
-        nftw("/sys/fs/cgroup", count_cgroup_dir, 32, FTW_PHYS);
-        return cgroup_dirs;
-}
 
 /* Processes in the pid namespace of the container whose init is init_pid, init excluded. */
 static int count_in_container(pid_t init_pid)
@@ -514,6 +423,33 @@ static void test_missing_program_is_an_error_result(void **state)
         sandbox_pool_release(pool, sb);
 }
 
+/* Two pools in one process keep apart: freeing one (which kills what is in its cgroups) must not
+ * touch the other's containers. */
+static void test_two_pools_do_not_share_cgroups(void **state)
+{
+        struct sandbox_limits l = {.time_ms = 2000};
+        struct sandbox_pool *other;
+        struct sandbox_conf conf;
+        struct gv_err err = {0};
+        struct sandbox *sb, *sb2;
+        struct out o;
+
+        (void)state;
+        sandbox_conf_default(&conf);
+        conf.pool_size = 1;
+        assert_int_equal(sandbox_pool_new(&conf, &other, &err), 0);
+        assert_int_equal(sandbox_pool_acquire(pool, acquire_timeout_ms(), &sb, &err), 0);
+        assert_int_equal(sandbox_pool_acquire(other, acquire_timeout_ms(), &sb2, &err), 0);
+        run_in(sb2, &l, PROTO_POLICY_RUN, NULL, &o, "exit", "0", NULL);
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        sandbox_pool_release(other, sb2);
+        sandbox_pool_free(other);
+        run_in(sb, &l, PROTO_POLICY_RUN, NULL, &o, "exit", "4", NULL);
+        assert_int_equal(o.res.status, SANDBOX_NONZERO);
+        assert_int_equal(o.res.exit_code, 4);
+        sandbox_pool_release(pool, sb);
+}
+
 static void test_container_with_killed_init_is_replaced(void **state)
 {
         struct sandbox_pool_stats before, after;
@@ -633,6 +569,7 @@ int main(void)
                 cmocka_unit_test(test_reset_leaves_nothing_of_the_last_run),
                 cmocka_unit_test(test_open_and_delete_work_inside),
                 cmocka_unit_test(test_missing_program_is_an_error_result),
+                cmocka_unit_test(test_two_pools_do_not_share_cgroups),
                 cmocka_unit_test(test_container_with_killed_init_is_replaced),
                 cmocka_unit_test(test_thousand_runs_leak_nothing),
         };

