@@ -94,7 +94,7 @@ struct queue_eos {
         size_t n_parts;
         unsigned in_flight; /* handed out, not collected */
         size_t rr;          /* round-robin cursor over partitions */
-        bool draining;
+        bool held; /* no jobs handed out, every partition paused (queue_eos_hold) */
         bool mock_compat;
         bool closed;
         int fatal; /* -ENOTRECOVERABLE once the session cannot go on */
@@ -839,7 +839,7 @@ static void eos_collect(struct queue_eos *eos)
 
 static void eos_dispatch(struct queue_eos *eos)
 {
-        while (!eos->draining && !eos->fatal && eos->in_flight < eos->max_in_flight) {
+        while (!eos->held && !eos->fatal && eos->in_flight < eos->max_in_flight) {
                 struct eos_part *part = NULL;
                 struct queue_job *job;
 
@@ -883,7 +883,7 @@ static void eos_pause_update(struct queue_eos *eos)
 
                 if (!part->assigned)
                         continue;
-                want = eos->draining || part->n_window >= eos->window;
+                want = eos->held || part->n_window >= eos->window;
                 if (want == part->paused)
                         continue;
                 part->paused = want;
@@ -983,9 +983,9 @@ void queue_eos_wake(struct queue_eos *eos)
         errno = saved;
 }
 
-void queue_eos_stop_taking(struct queue_eos *eos)
+void queue_eos_hold(struct queue_eos *eos, bool hold)
 {
-        eos->draining = true;
+        eos->held = hold;
         eos_pause_update(eos);
 }
 

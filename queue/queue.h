@@ -302,8 +302,11 @@ int queue_eos_poll(struct queue_eos *eos, int timeout_ms, struct gv_err *err);
 /* Makes a waiting queue_eos_poll return. Async-signal-safe: a signal handler may call it. */
 void queue_eos_wake(struct queue_eos *eos);
 
-/* Stops handing out jobs (for a shutdown): every partition is paused, jobs being judged go on. */
-void queue_eos_stop_taking(struct queue_eos *eos);
+/*
+ * Stops handing out jobs (hold true: for a shutdown, or while the worker cannot take more) or
+ * starts again. While held, every partition is paused and jobs being judged go on.
+ */
+void queue_eos_hold(struct queue_eos *eos, bool hold);
 
 /* Cancels every job being judged: their results are dropped, their partitions' next owner (or
    this worker, next time) judges them again. */
