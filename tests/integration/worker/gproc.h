@@ -53,22 +53,14 @@ static inline void gproc_tmpdir(char *dir, size_t size)
 }
 
 /*
- * Starts gavel with args (NULL-terminated, without argv[0]); its outputs go to
+ * Starts program path with argv (NULL-terminated, argv[0] included); its outputs go to
  * dir/<name>.out and dir/<name>.err.
  */
-static inline void gproc_start(struct gproc *p, const char *dir, const char *name,
-                               const char *const *args)
+static inline void gproc_exec(struct gproc *p, const char *dir, const char *name, const char *path,
+                              const char *const *argv)
 {
-        const char *argv[GPROC_ARGS_MAX + 2] = {"gavel"};
         int in[2], out, err;
-        size_t n = 1;
 
-        for (; args[n - 1]; n++) {
-                if (n > GPROC_ARGS_MAX)
-                        abort();
-                argv[n] = args[n - 1];
-        }
-        argv[n] = NULL;
         snprintf(p->out, sizeof(p->out), "%s/%s.out", dir, name);
         snprintf(p->err, sizeof(p->err), "%s/%s.err", dir, name);
         if (pipe2(in, O_CLOEXEC) < 0)
@@ -83,7 +75,7 @@ static inline void gproc_start(struct gproc *p, const char *dir, const char *nam
         if (p->pid == 0) {
                 if (dup2(in[0], 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
                         _exit(126);
-                execv(gproc_gavel(), (char *const *)argv);
+                execv(path, (char *const *)argv);
                 _exit(127);
         }
         close(in[0]);
@@ -91,6 +83,22 @@ static inline void gproc_start(struct gproc *p, const char *dir, const char *nam
         close(err);
         p->in = in[1];
         p->status = -1;
+}
+
+/* Starts gavel with args (NULL-terminated, without argv[0]), as gproc_exec. */
+static inline void gproc_start(struct gproc *p, const char *dir, const char *name,
+                               const char *const *args)
+{
+        const char *argv[GPROC_ARGS_MAX + 2] = {"gavel"};
+        size_t n = 1;
+
+        for (; args[n - 1]; n++) {
+                if (n > GPROC_ARGS_MAX)
+                        abort();
+                argv[n] = args[n - 1];
+        }
+        argv[n] = NULL;
+        gproc_exec(p, dir, name, gproc_gavel(), argv);
 }
 
 /* The stdout or stderr file of the child started as name in dir (a static buffer). */

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "../queue/queue_test.h"
-#include "schema/schema.h"
 #include "gproc.h"
+#include "schema/schema.h"
 
 struct fixture {
         char dir[64];
