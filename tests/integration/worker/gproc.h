@@ -236,6 +236,18 @@ static inline char *gproc_broker(struct gproc *p, const char *dir, const char *c
         return text;
 }
 
+/* Writes text to dir/name (dir NULL: name is the path). */
+static inline void gproc_write(const char *dir, const char *name, const char *text)
+{
+        char path[512];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+        f = fopen(path, "w");
+        if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+                abort();
+}
+
 /* Removes dir and the files in it (one level). */
 static inline void gproc_rmdir(const char *dir)
 {

@@ -49,18 +49,6 @@ static struct queue_conf conf_of(const char *brokers)
         return (struct queue_conf){.brokers = brokers, .log = qt_log};
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-        char path[256];
-        FILE *fp;
-
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        fp = fopen(path, "w");
-        assert_non_null(fp);
-        fputs(text, fp);
-        fclose(fp);
-}
-
 /* Reads the first message of topic (waiting up to 20 s); returns its value (malloc'ed). */
 static char *first_message(const char *brokers, const char *topic, size_t *ret_len)
 {
@@ -196,13 +184,13 @@ static void test_submit_enqueues_jobs_and_results_reads_verdicts(void **state)
 
         snprintf(tests, sizeof(tests), "%s/tests", f->dir);
         assert_int_equal(mkdir(tests, 0755), 0);
-        write_file(tests, "1.in", "1 2\n");
-        write_file(tests, "1.ans", "3\n");
-        write_file(tests, "10.in", "5 5\n");
-        write_file(tests, "10.out", "10\n");
-        write_file(tests, "2.in", "0 0\n");
-        write_file(tests, "2.ans", "0\n");
-        write_file(f->dir, "sum.py", "print(sum(map(int, input().split())))\n");
+        gproc_write(tests, "1.in", "1 2\n");
+        gproc_write(tests, "1.ans", "3\n");
+        gproc_write(tests, "10.in", "5 5\n");
+        gproc_write(tests, "10.out", "10\n");
+        gproc_write(tests, "2.in", "0 0\n");
+        gproc_write(tests, "2.ans", "0\n");
+        gproc_write(f->dir, "sum.py", "print(sum(map(int, input().split())))\n");
         snprintf(src, sizeof(src), "%s/sum.py", f->dir);
 
         assert_int_equal(
@@ -264,7 +252,7 @@ static void test_submit_wait_prints_the_verdict_when_it_comes(void **state)
         struct gv_err err = {0};
         size_t len;
 
-        write_file(f->dir, "a.c", "int main(void) { return 0; }\n");
+        gproc_write(f->dir, "a.c", "int main(void) { return 0; }\n");
         snprintf(src, sizeof(src), "%s/a.c", f->dir);
         gproc_start(&p, f->dir, "wait",
                     (const char *[]){"submit", "--brokers", f->brokers, "--lang", "c", "--problem",

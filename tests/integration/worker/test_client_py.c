@@ -20,18 +20,6 @@
 #define PYTHON "/usr/bin/python3"
 #define CLIENT GAVEL_SOURCE_DIR "/ops/examples/client.py"
 
-static void write_text(const char *dir, const char *name, const char *text)
-{
-        char path[256];
-        FILE *f;
-
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-}
-
 /* Takes the first job off the jobs topic (waiting up to 60 s), decoded by gavel. */
 static void take_job(const char *brokers, struct job *ret_job)
 {
@@ -90,11 +78,11 @@ static void test_python_client_round_trip(void **state)
         brokers = gproc_broker(&broker, dir, NULL);
         snprintf(tests, sizeof(tests), "%s/tests", dir);
         assert_int_equal(mkdir(tests, 0755), 0);
-        write_text(tests, "1.in", "1 2\n");
-        write_text(tests, "1.ans", "3\n");
-        write_text(tests, "2.in", "\xff binary \x00?\n"); /* not UTF-8: must stay bytes */
-        write_text(tests, "2.out", "x\n");
-        write_text(dir, "sum.py", "print(sum(map(int, input().split())))\n");
+        gproc_write(tests, "1.in", "1 2\n");
+        gproc_write(tests, "1.ans", "3\n");
+        gproc_write(tests, "2.in", "\xff binary \x00?\n"); /* not UTF-8: must stay bytes */
+        gproc_write(tests, "2.out", "x\n");
+        gproc_write(dir, "sum.py", "print(sum(map(int, input().split())))\n");
         snprintf(src, sizeof(src), "%s/sum.py", dir);
 
         gproc_exec(&client, dir, "client", PYTHON,
