@@ -94,7 +94,7 @@ struct queue_eos {
         size_t n_parts;
         unsigned in_flight; /* handed out, not collected */
         size_t rr;          /* round-robin cursor over partitions */
-        bool held; /* no jobs handed out, every partition paused (queue_eos_hold) */
+        bool held;          /* no jobs handed out, every partition paused (queue_eos_hold) */
         bool mock_compat;
         bool closed;
         int fatal; /* -ENOTRECOVERABLE once the session cannot go on */
@@ -1139,10 +1139,11 @@ int queue_eos_new(const struct queue_eos_conf *conf, queue_job_fn job, queue_pub
                   void *userdata, struct queue_eos **ret_eos, struct gv_err *err)
 {
         char session[16], heartbeat[16];
+        /* the first three serve the guard too */
         struct queue__kv consumer_defaults[] = {
-                {"auto.offset.reset", "earliest"},    {"partition.assignment.strategy", "range"},
-                {"fetch.wait.max.ms", "100"},         {"session.timeout.ms", session},
-                {"heartbeat.interval.ms", heartbeat},
+                {"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "range"},
+                {"fetch.wait.max.ms", "10"}, /* the mock holds an empty fetch this long */
+                {"session.timeout.ms", session},   {"heartbeat.interval.ms", heartbeat},
         };
         const struct queue__kv consumer_forced[] = {
                 {"group.id", conf->group},

@@ -213,9 +213,9 @@ static int mock_result(rd_kafka_resp_err_t e, const char *what, struct gv_err *e
 static int run_command(struct queue_mock *mock, char **w, size_t n, struct gv_err *err)
 {
         const char *cmd = w[0];
-        int32_t broker;
-        int16_t api;
-        long v, v2;
+        int32_t broker = -1;
+        int16_t api = 0;
+        long v = 0, v2 = 0;
         int r;
 
 #define WANT(count, usage)                                                           \
@@ -226,7 +226,7 @@ static int run_command(struct queue_mock *mock, char **w, size_t n, struct gv_er
 
         if (!strcmp(cmd, "fail")) {
                 cleanup_free rd_kafka_resp_err_t *errs = NULL;
-                size_t cnt;
+                size_t cnt = 0;
 
                 if (n < 3)
                         return gv_err_set(err, -EINVAL, "usage: fail API ERROR[*N]...");

@@ -64,7 +64,7 @@ int queue_reader_new(const struct queue_conf *conf, const char *const *topics, s
                      enum queue_start start, struct queue_reader **ret_reader, struct gv_err *err)
 {
         static const struct queue__kv defaults[] = {
-                {"fetch.wait.max.ms", "100"},
+                {"fetch.wait.max.ms", "10"}, /* the mock holds an empty fetch this long */
         };
         static const struct queue__kv forced[] = {
                 {"group.id", "gavel.reader"}, /* librdkafka's assign() wants one; never joined */

@@ -29,7 +29,8 @@ static void results_usage(FILE *f)
                 "topic.\n"
                 "\n"
                 "  -b, --brokers B    bootstrap servers, host:port,...\n"
-                "  -f, --follow       keep printing new verdicts until SIGINT or SIGTERM\n"
+                "  -f, --follow       keep printing new verdicts until SIGINT or SIGTERM, or\n"
+                "                     with --id until each of those ids has a verdict\n"
                 "  -j, --json         one JSON object per line (every field, plus partition and\n"
                 "                     offset) instead of a table\n"
                 "  -i, --id ID        only this submission (may be repeated)\n"
@@ -40,14 +41,25 @@ static void results_usage(FILE *f)
                 "Exit status: 0; 2 usage; 3 Kafka failed.\n");
 }
 
-static bool wanted(const char *id, char **ids, size_t n)
+/* Whether id is one of ids (all are when there are none); marks it seen. */
+static bool wanted(const char *id, char **ids, bool *seen, size_t n)
 {
         if (n == 0)
                 return true;
         for (size_t i = 0; i < n; i++)
-                if (!strcmp(ids[i], id))
+                if (!strcmp(ids[i], id)) {
+                        seen[i] = true;
                         return true;
+                }
         return false;
+}
+
+static bool all_seen(const bool *seen, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!seen[i])
+                        return false;
+        return n > 0;
 }
 
 int cmd_results(int argc, char **argv)
@@ -63,6 +75,7 @@ int cmd_results(int argc, char **argv)
         };
         struct kafka_cli cli = {0};
         char *ids[RESULTS_IDS_MAX];
+        bool seen[RESULTS_IDS_MAX] = {false};
         size_t n_ids = 0;
         const char *topic = QUEUE_TOPIC_VERDICTS;
         bool follow = false, json = false;
@@ -122,7 +135,7 @@ int cmd_results(int argc, char **argv)
         }
         if (!json)
                 verdict_print_header(stdout);
-        while (!kafka_stop && (follow || !queue_reader_at_end(rd))) {
+        while (!kafka_stop && (follow ? !all_seen(seen, n_ids) : !queue_reader_at_end(rd))) {
                 struct queue_msg msg;
                 struct verdict v;
 
@@ -140,7 +153,7 @@ int cmd_results(int argc, char **argv)
                                 topic, msg.partition, msg.offset, err.msg);
                         continue;
                 }
-                if (wanted(v.id, ids, n_ids)) {
+                if (wanted(v.id, ids, seen, n_ids)) {
                         if (json)
                                 verdict_print_json(stdout, msg.value, msg.len, msg.partition,
                                                    msg.offset);

@@ -235,6 +235,12 @@ static void test_submit_enqueues_jobs_and_results_reads_verdicts(void **state)
                           (const char *[]){"results", "--brokers", f->brokers, "--id", id, NULL},
                           30000),
                 0);
+        /* --follow with ids stops once each has its verdict */
+        assert_int_equal(gproc_run(f->dir, "follow",
+                                   (const char *[]){"results", "--brokers", f->brokers, "--follow",
+                                                    "--id", id, NULL},
+                                   30000),
+                         0);
         value = gproc_slurp(GPROC_OUT(f->dir, "table"));
         assert_non_null(strstr(value, "VERDICT"));
         assert_non_null(strstr(value, "WA on test 2"));
