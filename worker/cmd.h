@@ -17,6 +17,9 @@ int cmd_decode(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_broker(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_results(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 

@@ -21,6 +21,9 @@ static const struct command commands[] = {
         {"exec", cmd_exec, "run one program in a pooled container and report its usage"},
         {"run", cmd_run, "judge one submission against a problem folder"},
         {"bench", cmd_bench, "measure the sandbox or the judge (gavel bench sandbox|judge)"},
+        {"broker", cmd_broker, "run the embedded Kafka broker (a mock cluster on loopback)"},
+        {"submit", cmd_submit, "enqueue submissions on Kafka (and wait for their verdicts)"},
+        {"results", cmd_results, "print the verdicts on Kafka as a table or JSON lines"},
         {"audit", cmd_audit, "inspect and prune the audit log (stats, show, prune)"},
 };
 

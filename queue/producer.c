@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The idempotent producer: jobs from `gavel submit`, progress events from the worker. At least
+ * once: librdkafka retries and the broker drops the retries' duplicates; delivery failures are
+ * collected and reported by queue_producer_flush.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "queue/queue-internal.h"
+#include "schema/cleanup.h"
+
+struct queue_producer {
+        struct queue__log log; /* first: the client's opaque */
+        rd_kafka_t *rk;
+        pthread_mutex_t lock; /* failures are counted on librdkafka's thread */
+        uint64_t failures;    /* deliveries failed since the last flush */
+        rd_kafka_resp_err_t first_failure;
+};
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+        struct queue_producer *prod = opaque;
+
+        (void)rk;
+        if (!m->err)
+                return;
+        pthread_mutex_lock(&prod->lock);
+        if (prod->failures++ == 0)
+                prod->first_failure = m->err;
+        pthread_mutex_unlock(&prod->lock);
+}
+
+int queue_producer_new(const struct queue_conf *conf, struct queue_producer **ret_prod,
+                       struct gv_err *err)
+{
+        static const struct queue__kv defaults[] = {
+                {"linger.ms", "5"},
+                {"message.timeout.ms", "60000"},
+        };
+        static const struct queue__kv forced[] = {
+                {"enable.idempotence", "true"},
+        };
+        struct queue_producer *prod;
+        rd_kafka_conf_t *rconf;
+        int r;
+
+        prod = xcalloc(1, sizeof(*prod));
+        prod->log.fn = conf->log;
+        prod->log.userdata = conf->log_userdata;
+        pthread_mutex_init(&prod->lock, NULL);
+        r = queue__conf_new(conf, defaults, ARRAY_SIZE(defaults), forced, ARRAY_SIZE(forced),
+                            &prod->log, &rconf, err);
+        if (r == 0) {
+                rd_kafka_conf_set_dr_msg_cb(rconf, dr_cb);
+                r = queue__client_new(RD_KAFKA_PRODUCER, rconf, &prod->rk, err);
+        }
+        if (r < 0) {
+                pthread_mutex_destroy(&prod->lock);
+                free(prod);
+                return r;
+        }
+        *ret_prod = prod;
+        return 0;
+}
+
+void queue_producer_free(struct queue_producer *prod)
+{
+        if (!prod)
+                return;
+        rd_kafka_flush(prod->rk, 10000);
+        rd_kafka_destroy(prod->rk);
+        pthread_mutex_destroy(&prod->lock);
+        free(prod);
+}
+
+int queue_producer_send(struct queue_producer *prod, const char *topic, int32_t partition,
+                        const void *key, size_t key_len, const void *value, size_t len,
+                        const struct queue_header *headers, size_t n_headers, struct gv_err *err)
+{
+        rd_kafka_resp_err_t e;
+
+        for (int tries = 0;; tries++) {
+                rd_kafka_headers_t *hdrs = queue__headers(headers, n_headers);
+
+                /* the opaque of the dr callback is the client's; each message needs none */
+                e = rd_kafka_producev(
+                        prod->rk, RD_KAFKA_V_TOPIC(topic),
+                        RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_len),
+                        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_HEADERS(hdrs),
+                        RD_KAFKA_V_END);
+                if (e && hdrs)
+                        rd_kafka_headers_destroy(hdrs); /* taken only on success */
+                if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= 10)
+                        break;
+                rd_kafka_poll(prod->rk, 100); /* serve delivery reports to make room */
+        }
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                return gv_err_set(err, -EMSGSIZE, "%s: message of %zu bytes: %s", topic, len,
+                                  rd_kafka_err2str(e));
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                return gv_err_set(err, -EAGAIN, "%s: %s", topic, rd_kafka_err2str(e));
+        if (e == RD_KAFKA_RESP_ERR__FATAL) {
+                char reason[256];
+
+                rd_kafka_fatal_error(prod->rk, reason, sizeof(reason));
+                return gv_err_set(err, -ENOTRECOVERABLE, "%s: %s", topic, reason);
+        }
+        return queue__resp(e, err, topic);
+}
+
+int queue_producer_flush(struct queue_producer *prod, int timeout_ms, struct gv_err *err)
+{
+        rd_kafka_resp_err_t e = rd_kafka_flush(prod->rk, timeout_ms);
+        rd_kafka_resp_err_t first;
+        uint64_t failures;
+
+        pthread_mutex_lock(&prod->lock);
+        failures = prod->failures;
+        first = prod->first_failure;
+        prod->failures = 0;
+        pthread_mutex_unlock(&prod->lock);
+        if (failures)
+                return gv_err_set(err, -EIO, "%" PRIu64 " message(s) not delivered: %s", failures,
+                                  rd_kafka_err2str(first));
+        if (e == RD_KAFKA_RESP_ERR__TIMED_OUT)
+                return gv_err_set(err, -ETIMEDOUT, "%d message(s) not delivered after %d ms",
+                                  rd_kafka_outq_len(prod->rk), timeout_ms);
+        return 0;
+}
+
+void queue_producer_poll(struct queue_producer *prod)
+{
+        rd_kafka_poll(prod->rk, 0);
+}
