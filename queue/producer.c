@@ -32,15 +32,17 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         pthread_mutex_unlock(&prod->lock);
 }
 
-int queue_producer_new(const struct queue_conf *conf, struct queue_producer **ret_prod,
-                       struct gv_err *err)
+/* An idempotent producer; transactional when txn_id is not NULL. */
+static int producer_new(const struct queue_conf *conf, const char *txn_id,
+                        struct queue_producer **ret_prod, struct gv_err *err)
 {
         static const struct queue__kv defaults[] = {
                 {"linger.ms", "5"},
                 {"message.timeout.ms", "60000"},
         };
-        static const struct queue__kv forced[] = {
+        const struct queue__kv forced[] = {
                 {"enable.idempotence", "true"},
+                {"transactional.id", txn_id},
         };
         struct queue_producer *prod;
         rd_kafka_conf_t *rconf;
@@ -50,8 +52,8 @@ int queue_producer_new(const struct queue_conf *conf, struct queue_producer **re
         prod->log.fn = conf->log;
         prod->log.userdata = conf->log_userdata;
         pthread_mutex_init(&prod->lock, NULL);
-        r = queue__conf_new(conf, defaults, ARRAY_SIZE(defaults), forced, ARRAY_SIZE(forced),
-                            &prod->log, &rconf, err);
+        r = queue__conf_new(conf, defaults, ARRAY_SIZE(defaults), forced,
+                            txn_id ? ARRAY_SIZE(forced) : 1, &prod->log, &rconf, err);
         if (r == 0) {
                 rd_kafka_conf_set_dr_msg_cb(rconf, dr_cb);
                 r = queue__client_new(RD_KAFKA_PRODUCER, rconf, &prod->rk, err);
@@ -63,6 +65,59 @@ int queue_producer_new(const struct queue_conf *conf, struct queue_producer **re
         }
         *ret_prod = prod;
         return 0;
+}
+
+int queue_producer_new(const struct queue_conf *conf, struct queue_producer **ret_prod,
+                       struct gv_err *err)
+{
+        return producer_new(conf, NULL, ret_prod, err);
+}
+
+int queue_producer_new_txn(const struct queue_conf *conf, const char *transactional_id,
+                           int timeout_ms, struct queue_producer **ret_prod, struct gv_err *err)
+{
+        struct queue_producer *prod;
+        int r;
+
+        r = producer_new(conf, transactional_id, &prod, err);
+        if (r < 0)
+                return r;
+        r = queue__error(rd_kafka_init_transactions(prod->rk, timeout_ms), err,
+                         "init transactions");
+        if (r < 0) {
+                queue_producer_free(prod);
+                return r;
+        }
+        *ret_prod = prod;
+        return 0;
+}
+
+int queue_producer_begin(struct queue_producer *prod, struct gv_err *err)
+{
+        return queue__error(rd_kafka_begin_transaction(prod->rk), err, "begin transaction");
+}
+
+int queue_producer_commit(struct queue_producer *prod, int timeout_ms, struct gv_err *err)
+{
+        int r;
+
+        /* a failed produce does not fail the transaction by itself (librdkafka 2.0.2) */
+        r = queue_producer_flush(prod, timeout_ms, err);
+        if (r == 0)
+                for (int tries = 0; tries < 3; tries++) {
+                        r = queue__error(rd_kafka_commit_transaction(prod->rk, timeout_ms), err,
+                                         "commit transaction");
+                        if (r != -EAGAIN)
+                                break;
+                }
+        if (r < 0 && r != -ENOTRECOVERABLE) {
+                struct gv_err ignored;
+
+                (void)queue__error(rd_kafka_abort_transaction(prod->rk, timeout_ms), &ignored,
+                                   "abort transaction");
+                return r == -EIO || r == -ETIMEDOUT ? gv_err_prefix(err, "aborted: ") : r;
+        }
+        return r;
 }
 
 void queue_producer_free(struct queue_producer *prod)

@@ -161,6 +161,21 @@ int queue_producer_flush(struct queue_producer *prod, int timeout_ms, struct gv_
 /* Serves delivery reports without waiting; call now and then when not flushing. */
 void queue_producer_poll(struct queue_producer *prod);
 
+/*
+ * A transactional producer (gavel replay --republish): its messages become visible to
+ * read_committed readers all at once, at queue_producer_commit, or never. transactional_id fences
+ * an earlier producer with the same id.
+ */
+int queue_producer_new_txn(const struct queue_conf *conf, const char *transactional_id,
+                           int timeout_ms, struct queue_producer **ret_prod, struct gv_err *err);
+int queue_producer_begin(struct queue_producer *prod, struct gv_err *err);
+/*
+ * Waits for every message of the transaction to be delivered, then commits it. When a delivery
+ * or the commit fails the transaction is aborted: -EIO, -ETIMEDOUT, -ECANCELED (begin again), or
+ * -ENOTRECOVERABLE (free the producer).
+ */
+int queue_producer_commit(struct queue_producer *prod, int timeout_ms, struct gv_err *err);
+
 /* ---- reader (whole topics, read_committed, no consumer group) ----------------------------- */
 
 struct queue_reader;

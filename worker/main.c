@@ -25,6 +25,7 @@ static const struct command commands[] = {
         {"submit", cmd_submit, "enqueue submissions on Kafka (and wait for their verdicts)"},
         {"results", cmd_results, "print the verdicts on Kafka as a table or JSON lines"},
         {"audit", cmd_audit, "inspect and prune the audit log (stats, show, prune)"},
+        {"replay", cmd_replay, "rejudge, requeue or republish jobs from the audit log"},
 };
 
 static void usage(FILE *f)
