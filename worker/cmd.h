@@ -20,6 +20,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -24,6 +24,7 @@ static const struct command commands[] = {
         {"broker", cmd_broker, "run the embedded Kafka broker (a mock cluster on loopback)"},
         {"submit", cmd_submit, "enqueue submissions on Kafka (and wait for their verdicts)"},
         {"results", cmd_results, "print the verdicts on Kafka as a table or JSON lines"},
+        {"worker", cmd_worker, "judge jobs from Kafka as a member of a consumer group"},
         {"audit", cmd_audit, "inspect and prune the audit log (stats, show, prune)"},
         {"replay", cmd_replay, "rejudge, requeue or republish jobs from the audit log"},
 };
