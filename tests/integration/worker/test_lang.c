@@ -369,9 +369,10 @@ static void check_named(const char *lang_name, const char *file, enum expect exp
                 run_one(lang, &c, &problem->limits, in, &r);
                 close(in);
                 switch (expect) {
-                case E_TLE:
-                        assert_true(r.res.status == SANDBOX_TIME);
-                        assert_true(r.res.time_ms >= problem->limits.time_ms);
+                case E_TLE: /* on a loaded machine the wall clock may end it first */
+                        assert_true(r.res.status == SANDBOX_TIME || r.res.status == SANDBOX_WALL);
+                        if (r.res.status == SANDBOX_TIME)
+                                assert_true(r.res.time_ms >= problem->limits.time_ms);
                         break;
                 case E_MLE:
                         assert_int_equal(r.res.status, SANDBOX_MEMORY);
