@@ -732,6 +732,9 @@ static void eos_assign(struct queue_eos *eos, rd_kafka_topic_partition_list_t *p
         e = rd_kafka_assign(eos->consumer, list);
         if (e)
                 queue__logf(&eos->log, 3, "eos", "assign: %s", rd_kafka_err2str(e));
+        /* librdkafka keeps a partition paused across assignments: one paused (its window full)
+           when it was revoked would never fetch again, while part->paused says it is not */
+        rd_kafka_resume_partitions(eos->consumer, list);
         list_text(list, text, sizeof(text));
         queue__logf(&eos->log, 6, "eos", "assigned %s partitions [%s]", eos->jobs_topic, text);
         rd_kafka_topic_partition_list_destroy(list);

@@ -66,7 +66,7 @@ static int on_published(enum queue_publish_phase phase, const struct queue_publi
 }
 
 static void session_start(struct session *s, const struct queue_mock *mock, const char *txn_id,
-                          enum queue_mock_compat compat, unsigned max_in_flight)
+                          enum queue_mock_compat compat, unsigned max_in_flight, unsigned window)
 {
         struct queue_eos_conf ec;
         struct gv_err err = {0};
@@ -78,6 +78,7 @@ static void session_start(struct session *s, const struct queue_mock *mock, cons
         ec.session_timeout_ms = QT_SESSION_MS;
         ec.mock_compat = compat;
         ec.max_in_flight = max_in_flight;
+        ec.window = window;
         assert_ok(queue_eos_new(&ec, on_job, on_published, s, &s->eos, &err), &err);
 }
 
@@ -107,14 +108,14 @@ static void test_answered_jobs_are_skipped_after_lost_offsets(void **state)
         (void)state;
         /* A publishes 10 verdicts; the mock forgets the offsets */
         qt_produce(mock, QUEUE_TOPIC_JOBS, 0, 10);
-        session_start(&s, mock, "guard-a", QUEUE_MOCK_COMPAT_OFF, 4);
+        session_start(&s, mock, "guard-a", QUEUE_MOCK_COMPAT_OFF, 4, 16);
         st = session_run(&s, 10);
         assert_false(st.mock_compat);
         assert_int_equal(st.published, 10);
 
         /* B gets all 20 jobs again from offset 0: the guard reads A's verdicts, skips 10 */
         qt_produce(mock, QUEUE_TOPIC_JOBS, 10, 10);
-        session_start(&s, mock, "guard-b", QUEUE_MOCK_COMPAT_ON, 4);
+        session_start(&s, mock, "guard-b", QUEUE_MOCK_COMPAT_ON, 4, 16);
         st = session_run(&s, 20);
         assert_int_equal(st.received, 20);
         assert_int_equal(st.skipped, 10);
@@ -123,14 +124,14 @@ static void test_answered_jobs_are_skipped_after_lost_offsets(void **state)
 
         /* C starts at B's offsets and reads no verdict before B's stored position */
         qt_produce(mock, QUEUE_TOPIC_JOBS, 20, 5);
-        session_start(&s, mock, "guard-c", QUEUE_MOCK_COMPAT_OFF, 4);
+        session_start(&s, mock, "guard-c", QUEUE_MOCK_COMPAT_OFF, 4, 16);
         st = session_run(&s, 5);
         assert_int_equal(st.received, 5);
         assert_int_equal(st.guard_read, 0);
         assert_int_equal(st.published, 5);
 
         /* D: C's offsets are lost again; only C's 5 verdicts are read and their jobs skipped */
-        session_start(&s, mock, "guard-d", QUEUE_MOCK_COMPAT_ON, 4);
+        session_start(&s, mock, "guard-d", QUEUE_MOCK_COMPAT_ON, 4, 16);
         st = session_run(&s, 5);
         assert_int_equal(st.guard_read, 5);
         assert_int_equal(st.skipped, 5);
@@ -154,7 +155,8 @@ static void test_revoked_jobs_are_abandoned_and_judged_again(void **state)
 
         (void)state;
         qt_produce(mock, QUEUE_TOPIC_JOBS, 0, 20);
-        session_start(&a, mock, "reb-a", QUEUE_MOCK_COMPAT_AUTO, 4);
+        /* a small window: A's partitions are paused (full) when they are revoked */
+        session_start(&a, mock, "reb-a", QUEUE_MOCK_COMPAT_AUTO, 4, 4);
         a.hold = true;
         deadline = qt_now_ms() + 20000;
         while (a.n_held < 4 && qt_now_ms() < deadline)
@@ -164,7 +166,7 @@ static void test_revoked_jobs_are_abandoned_and_judged_again(void **state)
                 assert_false(atomic_load(queue_job_cancelled(a.held[i])));
 
         /* B joins: A's partitions are revoked while it holds 4 jobs */
-        session_start(&b, mock, "reb-b", QUEUE_MOCK_COMPAT_AUTO, 4);
+        session_start(&b, mock, "reb-b", QUEUE_MOCK_COMPAT_AUTO, 4, 4);
         deadline = qt_now_ms() + 20000;
         while (!atomic_load(queue_job_cancelled(a.held[0])) && qt_now_ms() < deadline) {
                 assert_ok(queue_eos_poll(a.eos, 100, &err), &err);
