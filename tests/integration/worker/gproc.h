@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define GPROC_ARGS_MAX 64
+#define GPROC_LIVE_MAX 32
 
 struct gproc {
         pid_t pid;     /* 0 once reaped */
@@ -28,6 +29,29 @@ struct gproc {
         char err[256];
         int status; /* exit status, 128 + signal, or -1 while running */
 };
+
+/* Every child started, so a failed test (cmocka jumps out of it) leaves none running. */
+static pid_t gproc_live[GPROC_LIVE_MAX];
+
+/* Kills and reaps every child still running; for teardowns. */
+static inline void gproc_kill_all(void)
+{
+        for (size_t i = 0; i < GPROC_LIVE_MAX; i++)
+                if (gproc_live[i] > 0) {
+                        kill(gproc_live[i], SIGKILL);
+                        waitpid(gproc_live[i], NULL, 0);
+                        gproc_live[i] = 0;
+                }
+}
+
+static inline void gproc_track(pid_t pid, bool add)
+{
+        for (size_t i = 0; i < GPROC_LIVE_MAX; i++)
+                if (add ? gproc_live[i] == 0 : gproc_live[i] == pid) {
+                        gproc_live[i] = add ? pid : 0;
+                        return;
+                }
+}
 
 static inline int64_t gproc_now_ms(void)
 {
@@ -83,6 +107,7 @@ static inline void gproc_exec(struct gproc *p, const char *dir, const char *name
         close(err);
         p->in = in[1];
         p->status = -1;
+        gproc_track(p->pid, true);
 }
 
 /* Starts gavel with args (NULL-terminated, without argv[0]), as gproc_exec. */
@@ -150,6 +175,7 @@ static inline bool gproc_reap(struct gproc *p, int flags)
                 return true;
         if (waitpid(p->pid, &status, flags) != p->pid)
                 return false;
+        gproc_track(p->pid, false);
         p->pid = 0;
         p->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         if (p->in >= 0)

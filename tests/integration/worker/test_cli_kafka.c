@@ -320,6 +320,14 @@ static void test_submit_and_results_refuse_bad_input(void **state)
         free(err);
 }
 
+/* A failed test leaves no broker or worker behind. */
+static int kill_children(void **state)
+{
+        (void)state;
+        gproc_kill_all();
+        return 0;
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -333,5 +341,5 @@ int main(void)
                                                 teardown),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, NULL, kill_children);
 }

@@ -139,6 +139,14 @@ static void test_python_client_refuses_bad_arguments(void **state)
         gproc_rmdir(dir);
 }
 
+/* A failed test leaves no broker or worker behind. */
+static int kill_children(void **state)
+{
+        (void)state;
+        gproc_kill_all();
+        return 0;
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -146,5 +154,5 @@ int main(void)
                 cmocka_unit_test(test_python_client_refuses_bad_arguments),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, NULL, kill_children);
 }

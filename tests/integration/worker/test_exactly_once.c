@@ -235,11 +235,19 @@ static void test_500_jobs_one_verdict_each_through_kill_and_faults(void **state)
         gproc_rmdir(r.dir);
 }
 
+/* A failed test leaves no broker or worker behind. */
+static int kill_children(void **state)
+{
+        (void)state;
+        gproc_kill_all();
+        return 0;
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_500_jobs_one_verdict_each_through_kill_and_faults),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, NULL, kill_children);
 }

@@ -62,6 +62,7 @@ static int group_teardown(void **state)
         gproc_wait(&fx.worker, 10000);
         gproc_signal(&fx.broker, SIGTERM);
         gproc_wait(&fx.broker, 10000);
+        gproc_kill_all(); /* what a failed test left running */
         free(fx.brokers);
         gproc_rmdir(fx.dir);
         return 0;
