@@ -21,10 +21,12 @@
 
 #define EOS_META_TIMEOUT_MS    15000
 #define EOS_INIT_TIMEOUT_MS    60000
-#define EOS_FLUSH_TIMEOUT_MS   30000
+#define EOS_FLUSH_TIMEOUT_MS   10000
 #define EOS_RETRY_BACKOFF_MS   200
-#define EOS_API_RETRIES        10  /* of a retriable transaction call before giving up for now */
-#define EOS_SERVE_MAX          500 /* messages taken from a queue per pass */
+#define EOS_TXN_CALL_MS        10000 /* one transaction call's wait */
+#define EOS_TXN_BUDGET_MS      30000 /* retries of a call before the polling thread goes on */
+#define EOS_TXN_PAUSE_MS       100   /* between those retries */
+#define EOS_SERVE_MAX          500   /* messages taken from a queue per pass */
 #define EOS_VPOS_PREFIX        "gavel.vpos="
 #define MOCK_CLUSTER_ID_PREFIX "mockCluster" /* how librdkafka's mock names its cluster */
 
@@ -75,6 +77,18 @@ struct eos_part {
         size_t n_answered, cap_answered;
 };
 
+/* The transaction in progress, kept across polls when a call gave up waiting on the broker. */
+struct eos_txn {
+        bool open;       /* begun, neither committed nor aborted */
+        bool committing; /* commit_transaction gave up waiting: call it again to resume */
+        bool pending;    /* the publish hook heard PENDING for it */
+        size_t *counts;  /* leading jobs of each partition in it; NULL once its partitions went */
+        struct queue_published *pub; /* the same jobs, for the publish hook */
+        size_t total;
+        rd_kafka_topic_partition_list_t *offsets; /* committed with it */
+        int64_t started_ms;
+};
+
 struct queue_eos {
         struct queue__log log; /* first: the opaque of all three clients */
         char *group, *jobs_topic, *verdicts_topic, *dlq_topic;
@@ -100,6 +114,8 @@ struct queue_eos {
         int fatal; /* -ENOTRECOVERABLE once the session cannot go on */
         struct gv_err fatal_err;
         int64_t retry_at_ms; /* no commit before this (after a failed one) */
+        struct eos_txn txn;
+        atomic_bool interrupted; /* queue_eos_interrupt: no more waiting on the broker */
 
         uint64_t txn_failures; /* delivery failures in the current transaction */
         rd_kafka_resp_err_t txn_first_failure;
@@ -464,54 +480,163 @@ static size_t part_committable(const struct eos_part *part, size_t max, int64_t 
         return n;
 }
 
-/* Calls a transaction API until it stops asking to be retried (a few times at most). */
-#define TXN_CALL(r, err, what, call)                                 \
-        do {                                                         \
-                for (int _try = 0;; _try++) {                        \
-                        r = queue__error((call), err, what);         \
-                        if (r != -EAGAIN || _try >= EOS_API_RETRIES) \
-                                break;                               \
-                }                                                    \
+/*
+ * Calls a transaction API while it asks to be retried, for EOS_TXN_BUDGET_MS at most and not
+ * again once the session is interrupted, so the polling thread is never held for long. r is
+ * -EAGAIN when it gave up: the same call may be made later (librdkafka resumes it).
+ */
+#define TXN_CALL(eos, r, err, what, call)                                                         \
+        do {                                                                                      \
+                int64_t _end = now_ms() + EOS_TXN_BUDGET_MS;                                      \
+                for (;;) {                                                                        \
+                        r = queue__error((call), err, what);                                      \
+                        if (r != -EAGAIN || now_ms() >= _end || atomic_load(&(eos)->interrupted)) \
+                                break;                                                            \
+                        usleep(EOS_TXN_PAUSE_MS * 1000);                                          \
+                }                                                                                 \
         } while (0)
 
+/* The mock-only step: the mock drops transactional offsets, so commit them once more. Async:
+   the mock refuses it during a rebalance, and the guard covers that. */
+static void mock_compat_commit(struct queue_eos *eos, rd_kafka_topic_partition_list_t *offsets)
+{
+        rd_kafka_resp_err_t e = rd_kafka_commit(eos->consumer, offsets, 1);
+
+        if (e)
+                queue__logf(&eos->log, 7, "eos", "mock-compat commit: %s", rd_kafka_err2str(e));
+}
+
+/* Forgets the transaction's batch (the transaction itself is done, or left to librdkafka). */
+static void txn_forget(struct queue_eos *eos)
+{
+        free(eos->txn.counts);
+        free(eos->txn.pub);
+        if (eos->txn.offsets)
+                rd_kafka_topic_partition_list_destroy(eos->txn.offsets);
+        eos->txn = (struct eos_txn){.open = eos->txn.open, .committing = eos->txn.committing};
+}
+
+/* Tells the publish hook how the transaction ended, when it heard of it. */
+static void txn_tell(struct queue_eos *eos, enum queue_publish_phase phase)
+{
+        if (eos->txn.pending && eos->publish_fn)
+                eos->publish_fn(phase, eos->txn.pub, eos->txn.total, eos->userdata);
+        eos->txn.pending = false;
+}
+
+/* Aborts the open transaction: -ECANCELED done (its jobs come again), -EAGAIN still open. */
 static int txn_abort(struct queue_eos *eos, struct gv_err *err)
 {
         struct gv_err aerr = {0};
         int r;
 
-        TXN_CALL(r, &aerr, "abort_transaction", rd_kafka_abort_transaction(eos->producer, -1));
-        eos->stats.aborts++;
-        if (r < 0) {
+        TXN_CALL(eos, r, &aerr, "abort_transaction",
+                 rd_kafka_abort_transaction(eos->producer, EOS_TXN_CALL_MS));
+        if (r == -EAGAIN || r == -ENOTRECOVERABLE) {
                 *err = aerr;
-                return -ENOTRECOVERABLE; /* a transaction that cannot be aborted blocks all */
+                return r;
         }
+        if (r < 0) { /* an abort that itself needs an abort: nothing is left to try */
+                *err = aerr;
+                return -ENOTRECOVERABLE;
+        }
+        eos->stats.aborts++;
+        eos->txn.open = eos->txn.committing = false;
+        txn_tell(eos, QUEUE_PUBLISH_ABORTED);
+        txn_forget(eos);
         return -ECANCELED;
 }
 
-/*
- * One transaction publishing counts[p] leading jobs of each partition p (pub lists them for the
- * publish hook, which it calls, and then sets *ret_pending). On success *ret_offsets holds the
- * offsets committed (with their guard metadata). -ECANCELED: aborted, retry later with
- * the same jobs; -EAGAIN: retry later; -ENOTRECOVERABLE.
- */
-static int txn_run(struct queue_eos *eos, const size_t *counts, const struct queue_published *pub,
-                   size_t n_pub, bool *ret_pending, rd_kafka_topic_partition_list_t **ret_offsets,
-                   struct gv_err *err)
+/* The transaction is committed: its jobs leave their windows. */
+static void txn_done(struct queue_eos *eos)
 {
-        rd_kafka_topic_partition_list_t *offsets;
+        eos->txn.open = eos->txn.committing = false;
+        eos->stats.transactions++;
+        queue__logf(&eos->log, 7, "eos", "transaction of %zu job(s) committed in %" PRId64 " ms",
+                    eos->txn.total, now_ms() - eos->txn.started_ms);
+        if (eos->mock_compat && eos->txn.offsets)
+                mock_compat_commit(eos, eos->txn.offsets);
+        txn_tell(eos, QUEUE_PUBLISH_COMMITTED);
+        for (size_t p = 0; eos->txn.counts && p < eos->n_parts; p++)
+                for (size_t i = 0; i < eos->txn.counts[p]; i++) {
+                        if (eos->parts[p].head->state == JOB_DONE)
+                                eos->stats.published++;
+                        window_pop(&eos->parts[p]);
+                }
+        txn_forget(eos);
+}
+
+/*
+ * Commits the open transaction, or resumes a commit that gave up waiting. 0 committed,
+ * -EAGAIN still committing, -ECANCELED aborted, -ENOTRECOVERABLE.
+ */
+static int txn_commit(struct queue_eos *eos, struct gv_err *err)
+{
+        int r;
+
+        eos->txn.committing = true;
+        TXN_CALL(eos, r, err, "commit_transaction",
+                 rd_kafka_commit_transaction(eos->producer, EOS_TXN_CALL_MS));
+        if (r == 0) {
+                txn_done(eos);
+                return 0;
+        }
+        if (r != -ECANCELED)
+                return r;
+        eos->txn.committing = false;
+        queue__logf(&eos->log, 4, "eos", "transaction aborted: %s", err->msg);
+        return txn_abort(eos, err);
+}
+
+/* Offsets of the batch, each with its guard metadata. */
+static rd_kafka_topic_partition_list_t *txn_offsets(struct queue_eos *eos)
+{
+        rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(4);
+
+        /* the deliveries moved each partition's known verdicts end (txn_dr) past this batch */
+        for (size_t p = 0; p < eos->n_parts; p++) {
+                const struct queue_job *job = eos->parts[p].head;
+                rd_kafka_topic_partition_t *tp;
+                char meta[48];
+                int64_t vpos;
+
+                if (eos->txn.counts[p] == 0)
+                        continue;
+                for (size_t i = 1; i < eos->txn.counts[p]; i++)
+                        job = job->next;
+                tp = rd_kafka_topic_partition_list_add(offsets, eos->jobs_topic, (int32_t)p);
+                tp->offset = job->msg.offset + 1;
+                vpos = guard_vpos(&eos->parts[p], tp->offset);
+                if (vpos >= 0) {
+                        tp->metadata_size = (size_t)snprintf(meta, sizeof(meta),
+                                                             EOS_VPOS_PREFIX "%" PRId64, vpos);
+                        tp->metadata = xmemdup(meta, tp->metadata_size);
+                }
+        }
+        return offsets;
+}
+
+/*
+ * Begins a transaction for eos->txn's batch and brings it up to the commit: every verdict and
+ * dead letter produced and delivered, the publish hook told, the offsets sent. Any failure
+ * aborts it. 0, -EAGAIN (nothing begun, or an abort still to finish), -ECANCELED,
+ * -ENOTRECOVERABLE.
+ */
+static int txn_prepare(struct queue_eos *eos, struct gv_err *err)
+{
         rd_kafka_consumer_group_metadata_t *cgmd;
         rd_kafka_resp_err_t e;
         int r;
 
-        TXN_CALL(r, err, "begin_transaction", rd_kafka_begin_transaction(eos->producer));
+        TXN_CALL(eos, r, err, "begin_transaction", rd_kafka_begin_transaction(eos->producer));
         if (r < 0)
-                return r == -ECANCELED ? txn_abort(eos, err) : r;
+                return r == -EAGAIN ? r : -ENOTRECOVERABLE; /* begin fails only on misuse */
+        eos->txn.open = true;
         eos->txn_failures = 0;
-        offsets = rd_kafka_topic_partition_list_new(4);
         for (size_t p = 0; p < eos->n_parts; p++) {
                 const struct queue_job *job = eos->parts[p].head;
 
-                for (size_t i = 0; i < counts[p]; i++, job = job->next) {
+                for (size_t i = 0; i < eos->txn.counts[p]; i++, job = job->next) {
                         r = txn_job(eos, job, err);
                         if (r < 0)
                                 goto abort;
@@ -528,30 +653,12 @@ static int txn_run(struct queue_eos *eos, const size_t *counts, const struct que
                                eos->txn_failures, rd_kafka_err2str(eos->txn_first_failure));
                 goto abort;
         }
-        /* the deliveries moved each partition's known verdicts end (txn_dr) past this batch */
-        for (size_t p = 0; p < eos->n_parts; p++) {
-                const struct queue_job *job = eos->parts[p].head;
-                rd_kafka_topic_partition_t *tp;
-                char meta[48];
-                int64_t vpos;
-
-                if (counts[p] == 0)
-                        continue;
-                for (size_t i = 1; i < counts[p]; i++)
-                        job = job->next;
-                tp = rd_kafka_topic_partition_list_add(offsets, eos->jobs_topic, (int32_t)p);
-                tp->offset = job->msg.offset + 1;
-                vpos = guard_vpos(&eos->parts[p], tp->offset);
-                if (vpos >= 0) {
-                        tp->metadata_size = (size_t)snprintf(meta, sizeof(meta),
-                                                             EOS_VPOS_PREFIX "%" PRId64, vpos);
-                        tp->metadata = xmemdup(meta, tp->metadata_size);
-                }
-        }
+        eos->txn.offsets = txn_offsets(eos);
         /* the caller's last word (an audit log makes the verdicts durable) */
         if (eos->publish_fn) {
-                *ret_pending = true;
-                r = eos->publish_fn(QUEUE_PUBLISH_PENDING, pub, n_pub, eos->userdata);
+                eos->txn.pending = true;
+                r = eos->publish_fn(QUEUE_PUBLISH_PENDING, eos->txn.pub, eos->txn.total,
+                                    eos->userdata);
                 if (r < 0) {
                         r = gv_err_set(err, -ECANCELED, "the publish hook refused: %s",
                                        strerror(-r));
@@ -559,31 +666,44 @@ static int txn_run(struct queue_eos *eos, const size_t *counts, const struct que
                 }
         }
         cgmd = rd_kafka_consumer_group_metadata(eos->consumer);
-        TXN_CALL(r, err, "send_offsets_to_transaction",
-                 rd_kafka_send_offsets_to_transaction(eos->producer, offsets, cgmd, -1));
+        TXN_CALL(eos, r, err, "send_offsets_to_transaction",
+                 rd_kafka_send_offsets_to_transaction(eos->producer, eos->txn.offsets, cgmd,
+                                                      EOS_TXN_CALL_MS));
         rd_kafka_consumer_group_metadata_destroy(cgmd);
-        if (r < 0)
-                goto abort;
-        TXN_CALL(r, err, "commit_transaction", rd_kafka_commit_transaction(eos->producer, -1));
-        if (r < 0)
-                goto abort;
-        *ret_offsets = offsets;
-        return 0;
+        if (r == 0)
+                return 0;
 abort:
-        rd_kafka_topic_partition_list_destroy(offsets);
         if (r == -ENOTRECOVERABLE)
                 return r;
         queue__logf(&eos->log, 4, "eos", "transaction aborted: %s", err->msg);
         return txn_abort(eos, err);
 }
 
-/* The mock-only step: the mock drops transactional offsets, so commit them once more. */
-static void mock_compat_commit(struct queue_eos *eos, rd_kafka_topic_partition_list_t *offsets)
+/* Finishes a transaction left open by an earlier call: commits it again, or aborts it. */
+static int txn_resume(struct queue_eos *eos, struct gv_err *err)
 {
-        rd_kafka_resp_err_t e = rd_kafka_commit(eos->consumer, offsets, 0);
+        if (!eos->txn.open)
+                return 0;
+        return eos->txn.committing ? txn_commit(eos, err) : txn_abort(eos, err);
+}
 
-        if (e)
-                queue__logf(&eos->log, 7, "eos", "mock-compat commit: %s", rd_kafka_err2str(e));
+/*
+ * The transaction's partitions are being revoked: finish it if it can be (not when the
+ * assignment was lost) or abort it, then forget its batch whatever librdkafka still does with
+ * it (the partitions' next owner sees the outcome: the offsets, or the verdicts' guard).
+ */
+static void txn_settle(struct queue_eos *eos, bool lost)
+{
+        struct gv_err err = {0};
+        int r;
+
+        if (!eos->txn.open)
+                return;
+        r = lost && !eos->txn.committing ? txn_abort(eos, &err) : txn_resume(eos, &err);
+        if (r < 0 && r != -ECANCELED)
+                queue__logf(&eos->log, 4, "eos", "transaction left open at a revoke: %s", err.msg);
+        eos->txn.pending = false; /* in doubt: an audit log keeps its verdicts pending */
+        txn_forget(eos);          /* nothing to pop from the partitions' windows any more */
 }
 
 /* The jobs of a transaction, for the caller's publish hook. */
@@ -610,21 +730,26 @@ static struct queue_published *pub_list(struct queue_eos *eos, const size_t *cou
 
 /*
  * Publishes what is finished: when force, or batch_max jobs are ready, or the oldest has waited
- * linger_ms. Returns 0 (also when it waits), -ECANCELED/-EAGAIN (retried later), or
- * -ENOTRECOVERABLE (also recorded as the session's fatal error).
+ * linger_ms; first finishes a transaction an earlier call left open. Returns 0 (also when it
+ * waits), -ECANCELED/-EAGAIN (retried later), or -ENOTRECOVERABLE (also recorded as the
+ * session's fatal error).
  */
 static int eos_commit(struct queue_eos *eos, bool force, struct gv_err *err)
 {
         cleanup_free size_t *counts = NULL;
-        cleanup_free struct queue_published *pub = NULL;
-        rd_kafka_topic_partition_list_t *offsets = NULL;
         int64_t oldest = INT64_MAX, now = now_ms();
-        bool pending = false;
         size_t total = 0;
         int r;
 
         if (eos->fatal || eos->n_parts == 0)
                 return eos->fatal;
+        if (!force && now < eos->retry_at_ms)
+                return 0;
+        if (eos->txn.open) {
+                r = txn_resume(eos, err);
+                if (r < 0)
+                        goto fail;
+        }
         counts = xcalloc(eos->n_parts, sizeof(*counts));
         for (size_t p = 0; p < eos->n_parts && total < eos->batch_max; p++)
                 if (eos->parts[p].assigned) {
@@ -634,35 +759,28 @@ static int eos_commit(struct queue_eos *eos, bool force, struct gv_err *err)
                 }
         if (total == 0)
                 return 0;
-        if (!force && (now < eos->retry_at_ms ||
-                       (total < eos->batch_max && now - oldest < (int64_t)eos->linger_ms)))
+        if (!force && total < eos->batch_max && now - oldest < (int64_t)eos->linger_ms)
                 return 0;
-        pub = pub_list(eos, counts, total);
-        r = txn_run(eos, counts, pub, total, &pending, &offsets, err);
-        if (r < 0) {
-                eos->retry_at_ms = now_ms() + EOS_RETRY_BACKOFF_MS;
-                if (pending && eos->publish_fn)
-                        eos->publish_fn(QUEUE_PUBLISH_ABORTED, pub, total, eos->userdata);
-                if (r == -ENOTRECOVERABLE)
-                        set_fatal(eos, err);
-                return r;
+        eos->txn = (struct eos_txn){
+                .counts = steal_pointer(&counts),
+                .total = total,
+                .started_ms = now,
+        };
+        eos->txn.pub = pub_list(eos, eos->txn.counts, total);
+        r = txn_prepare(eos, err);
+        if (r == 0)
+                r = txn_commit(eos, err);
+        if (r == 0) {
+                eos->retry_at_ms = 0;
+                return 0;
         }
-        eos->retry_at_ms = 0;
-        eos->stats.transactions++;
-        queue__logf(&eos->log, 7, "eos", "transaction of %zu job(s) committed in %" PRId64 " ms",
-                    total, now_ms() - now);
-        if (eos->mock_compat)
-                mock_compat_commit(eos, offsets);
-        rd_kafka_topic_partition_list_destroy(offsets);
-        if (eos->publish_fn)
-                eos->publish_fn(QUEUE_PUBLISH_COMMITTED, pub, total, eos->userdata);
-        for (size_t p = 0; p < eos->n_parts; p++)
-                for (size_t i = 0; i < counts[p]; i++) {
-                        if (eos->parts[p].head->state == JOB_DONE)
-                                eos->stats.published++;
-                        window_pop(&eos->parts[p]);
-                }
-        return 0;
+fail:
+        eos->retry_at_ms = now_ms() + EOS_RETRY_BACKOFF_MS;
+        if (!eos->txn.open)
+                txn_forget(eos);
+        if (r == -ENOTRECOVERABLE)
+                set_fatal(eos, err);
+        return r;
 }
 
 /* ---- the group ------------------------------------------------------------------------------ */
@@ -750,6 +868,7 @@ static void eos_revoke(struct queue_eos *eos, rd_kafka_topic_partition_list_t *p
         /* the group's generation is still ours until the revoke returns (eager protocol) */
         if (!lost && eos_commit(eos, true, &err) < 0)
                 queue__logf(&eos->log, 4, "eos", "commit at revoke: %s", err.msg);
+        txn_settle(eos, lost);
         for (int i = 0; i < parts->cnt; i++)
                 if (parts->elems[i].partition >= 0 &&
                     (size_t)parts->elems[i].partition < eos->n_parts)
@@ -975,6 +1094,12 @@ int queue_eos_poll(struct queue_eos *eos, int timeout_ms, struct gv_err *err)
         if (eos->fatal && err)
                 *err = eos->fatal_err;
         return eos->fatal;
+}
+
+void queue_eos_interrupt(struct queue_eos *eos)
+{
+        atomic_store(&eos->interrupted, true);
+        queue_eos_wake(eos);
 }
 
 void queue_eos_wake(struct queue_eos *eos)
@@ -1230,7 +1355,7 @@ int queue_eos_new(const struct queue_eos_conf *conf, queue_job_fn job, queue_pub
         if (r < 0)
                 goto fail;
         eos_detect_mock(eos, conf->mock_compat);
-        TXN_CALL(r, err, "init_transactions",
+        TXN_CALL(eos, r, err, "init_transactions",
                  rd_kafka_init_transactions(eos->producer, EOS_INIT_TIMEOUT_MS));
         if (r == -EAGAIN) { /* still retriable after the retries: nobody answers */
                 r = -ETIMEDOUT;
@@ -1268,9 +1393,9 @@ int queue_eos_close(struct queue_eos *eos, struct gv_err *err)
                 return 0;
         eos->closed = true;
         eos_collect(eos);
-        for (int tries = 0; tries < 5 && !eos->fatal; tries++) {
+        for (int tries = 0; tries < 3 && !eos->fatal; tries++) {
                 r = eos_commit(eos, true, err);
-                if (r != -ECANCELED && r != -EAGAIN)
+                if ((r != -ECANCELED && r != -EAGAIN) || atomic_load(&eos->interrupted))
                         break;
         }
         /* serves the revoke (which commits anything left and abandons the rest) and leaves */
@@ -1284,6 +1409,12 @@ void queue_eos_free(struct queue_eos *eos)
                 return;
         if (eos->consumer && !eos->closed)
                 queue_eos_close(eos, NULL);
+        if (eos->txn.open) { /* one last try; else the broker aborts it (or our successor) */
+                struct gv_err err = {0};
+
+                txn_abort(eos, &err);
+        }
+        txn_forget(eos);
         eos_collect(eos);
         for (size_t p = 0; p < eos->n_parts; p++)
                 part_teardown(eos, (int32_t)p);

@@ -318,6 +318,13 @@ int queue_eos_poll(struct queue_eos *eos, int timeout_ms, struct gv_err *err);
 void queue_eos_wake(struct queue_eos *eos);
 
 /*
+ * Wakes the session and stops it waiting on an unresponsive broker: a transaction call that
+ * asks to be retried is not retried any more (each call waits 10 s at most), so a shutdown
+ * finishes in bounded time even with the brokers gone. Async-signal-safe.
+ */
+void queue_eos_interrupt(struct queue_eos *eos);
+
+/*
  * Stops handing out jobs (hold true: for a shutdown, or while the worker cannot take more) or
  * starts again. While held, every partition is paused and jobs being judged go on.
  */

@@ -69,7 +69,7 @@ static void on_signal(int sig)
         (void)sig;
         worker_stop = 1;
         if (signal_eos)
-                queue_eos_wake(signal_eos); /* async-signal-safe */
+                queue_eos_interrupt(signal_eos); /* async-signal-safe; no long waits now */
 }
 
 static int64_t unix_ms(void)
