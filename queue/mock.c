@@ -156,7 +156,7 @@ static int parse_int(const char *s, long min, long max, long *ret, const char *w
 /* A broker id or "all" (-1). */
 static int parse_broker(const char *s, int32_t *ret, struct gv_err *err)
 {
-        long v;
+        long v = 0;
         int r;
 
         if (!strcmp(s, "all")) {
