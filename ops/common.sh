@@ -26,6 +26,12 @@ gavel_install_deps() {
 gavel_build() {
     local dir=$1
     shift
-    cmake -S "$GAVEL_ROOT" -B "$GAVEL_ROOT/$dir" "$@" >/dev/null
-    cmake --build "$GAVEL_ROOT/$dir" -j "$(nproc)" -- --no-print-directory
+    local log="$GAVEL_ROOT/$dir.log"
+    echo "ops: building $dir/ (log: $dir.log)" >&2
+    if ! { cmake -S "$GAVEL_ROOT" -B "$GAVEL_ROOT/$dir" "$@" &&
+        cmake --build "$GAVEL_ROOT/$dir" -j "$(nproc)" -- --no-print-directory; } >"$log" 2>&1; then
+        tail -40 "$log" >&2
+        echo "ops: the build failed (whole log: $log)" >&2
+        return 1
+    fi
 }

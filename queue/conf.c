@@ -99,7 +99,7 @@ int queue__client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **
 
 int queue_conf_check(const struct queue_conf *conf, struct gv_err *err)
 {
-        rd_kafka_conf_t *rconf;
+        rd_kafka_conf_t *rconf = NULL;
         int r;
 
         r = queue__conf_new(conf, NULL, 0, NULL, 0, NULL, &rconf, err);

@@ -142,7 +142,7 @@ static int parse_int(const char *s, long min, long max, long *ret, const char *w
                      struct gv_err *err)
 {
         char *end;
-        long v;
+        long v = 0;
 
         errno = 0;
         v = strtol(s, &end, 10);
@@ -156,7 +156,7 @@ static int parse_int(const char *s, long min, long max, long *ret, const char *w
 /* A broker id or "all" (-1). */
 static int parse_broker(const char *s, int32_t *ret, struct gv_err *err)
 {
-        long v;
+        long v = 0;
         int r;
 
         if (!strcmp(s, "all")) {
@@ -179,7 +179,7 @@ static int parse_errors(char **words, size_t n, rd_kafka_resp_err_t **ret_errs, 
         errs = xcalloc(CMD_ERRORS_MAX, sizeof(*errs));
         for (size_t i = 0; i < n; i++) {
                 char *star = strchr(words[i], '*');
-                rd_kafka_resp_err_t e;
+                rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
                 long times = 1;
                 int r;
 
@@ -239,7 +239,7 @@ static int run_command(struct queue_mock *mock, char **w, size_t n, struct gv_er
                 return 0;
         }
         if (!strcmp(cmd, "delay")) {
-                rd_kafka_resp_err_t e;
+                rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
 
                 WANT(5, "BROKER API ERROR MS");
                 r = parse_broker(w[1], &broker, err);

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,15 +118,23 @@ int main(int argc, char **argv)
                         pthread_join(t[i], NULL);
                 return 0;
         }
-        if (!strcmp(mode, "children")) { /* 2 children x SECONDS of cpu, never waited for */
+        if (!strcmp(mode, "children")) { /* 2 children x SECONDS of cpu, never reaped */
                 double s = atof(argv[2]);
+                pid_t pid[2];
 
                 for (int i = 0; i < 2; i++)
-                        if (fork() == 0) {
+                        if ((pid[i] = fork()) == 0) {
                                 spin(s);
                                 _exit(0);
                         }
-                spin(s + 0.05); /* outlive them, unreaped */
+                spin(s + 0.05);
+                /* outlive them (on a loaded machine they may not have had their cpu yet) but
+                 * leave them zombies: their time never reaches this process's rusage */
+                for (int i = 0; i < 2; i++) {
+                        siginfo_t info;
+
+                        waitid(P_PID, (id_t)pid[i], &info, WEXITED | WNOWAIT);
+                }
                 return 0;
         }
         if (!strcmp(mode, "orphan")) { /* leave a spinning grandchild behind */
