@@ -10,6 +10,11 @@
  * engine with every slot busy: the spread of the cpu time of one fixed 0.5 s workload, its offset
  * from the program's own cpu clock, and the peak memory of a program touching 64 MiB against
  * 64 MiB plus what an empty run of the same program shows.
+ *
+ * gavel bench audit: what the audit log costs the worker, on a new database under /tmp: the
+ * rate of asynchronous job records and the time one takes to queue, then jobs through their
+ * whole life one after the other with the latency of the blocking audit_verdicts_pending (one
+ * fsync) and the jobs a second that leaves. Medians of five runs, each on a database of its own.
  */
 #include <ftw.h>
 #include <getopt.h>
@@ -27,6 +32,7 @@
 
 #include "sandbox/sandbox.h"
 #include "schema/cleanup.h"
+#include "worker/audit.h"
 #include "worker/cmd.h"
 #include "worker/judge.h"
 #include "worker/lang.h"
@@ -667,13 +673,272 @@ static int bench_judge(int argc, char **argv)
         return met ? 0 : 1;
 }
 
+/* ---- gavel bench audit ------------------------------------------------------------------ */
+
+#define BENCH_AUDIT_RUNS        5
+#define BENCH_AUDIT_RECORDS_PER 20 /* asynchronous records a run, per --jobs */
+#define BENCH_AUDIT_TESTS       8
+
+/* The messages the worker would record: a job with a ~1 KiB source and a verdict of 8 tests. */
+struct audit_msgs {
+        void *job_raw, *verdict_raw;
+        size_t job_len, verdict_len;
+        struct job job; /* job_raw decoded, as the worker has it */
+        struct verdict verdict;
+        struct verdict_test tests[BENCH_AUDIT_TESTS];
+};
+
+static void audit_msgs_make(struct audit_msgs *m)
+{
+        char src[1100];
+        size_t n = (size_t)snprintf(src, sizeof(src), "#include <stdio.h>\n");
+        struct job job = {
+                .v = SCHEMA_VERSION,
+                .id = (char *)"s-bench-0000001",
+                .lang = (char *)"cpp",
+                .problem = (char *)"aplusb",
+                .limits = {.time_ms = 1000, .memory_kib = 256 * 1024},
+                .attempt = 1,
+        };
+
+        for (int i = 0; n < 900; i++)
+                n += (size_t)snprintf(src + n, sizeof(src) - n,
+                                      "static int f%d(int x) { return x * %d + 1; }\n", i, i);
+        n += (size_t)snprintf(src + n, sizeof(src) - n,
+                              "int main(void) { int a, b; if (scanf(\"%%d %%d\", &a, &b) != 2) "
+                              "return 1; printf(\"%%d\\n\", f1(a) + b - 1); return 0; }\n");
+        job.source = (uint8_t *)src;
+        job.source_len = n;
+        memset(m, 0, sizeof(*m));
+        /* our own well-formed messages: a failure here is a bug, not an input error */
+        if (schema_job_encode(&job, &m->job_raw, &m->job_len) < 0 ||
+            schema_job_decode(m->job_raw, m->job_len, NULL, &m->job, NULL) < 0)
+                abort();
+        for (size_t i = 0; i < BENCH_AUDIT_TESTS; i++)
+                m->tests[i] = (struct verdict_test){.verdict = SCHEMA_AC,
+                                                    .time_ms = 12 + (uint32_t)i,
+                                                    .wall_ms = 15 + (uint32_t)i,
+                                                    .memory_kib = 2048 + 64 * i,
+                                                    .checker_message = (char *)"ok"};
+        m->verdict = (struct verdict){
+                .v = SCHEMA_VERSION,
+                .id = job.id,
+                .verdict = SCHEMA_AC,
+                .score = 100,
+                .max_score = 100,
+                .compile = {.present = true,
+                            .ok = true,
+                            .log = (char *)"",
+                            .time_ms = 300,
+                            .memory_kib = 65536},
+                .tests = m->tests,
+                .n_tests = BENCH_AUDIT_TESTS,
+                .time_ms = 19,
+                .memory_kib = 2048 + 64 * 7,
+                .worker = (char *)"bench",
+                .attempt = 1,
+        };
+        if (schema_verdict_encode(&m->verdict, &m->verdict_raw, &m->verdict_len) < 0)
+                abort();
+}
+
+static void audit_msgs_done(struct audit_msgs *m)
+{
+        free(m->job_raw);
+        free(m->verdict_raw);
+        job_done(&m->job);
+}
+
+/* One run's figures. */
+struct audit_run {
+        double records_per_s, queue_p50_us, queue_p99_us;
+        double pending_p50_ms, pending_p95_ms, pending_p99_ms, jobs_per_s;
+};
+
+static int audit_run_once(const char *path, const struct audit_msgs *m, size_t jobs,
+                          struct audit_run *out, struct gv_err *err)
+{
+        struct audit_conf conf = {
+                .path = path, .worker_id = "bench", .writer = true, .create = true};
+        struct audit_origin origin = {.topic = "gavel.jobs", .partition = 0, .key = m->job.id};
+        struct audit_verdict av = {
+                .verdict = &m->verdict, .raw = m->verdict_raw, .raw_len = m->verdict_len};
+        size_t nrec = jobs * BENCH_AUDIT_RECORDS_PER;
+        cleanup_free uint64_t *queue = xcalloc(nrec, sizeof(uint64_t));
+        cleanup_free uint64_t *pending = xcalloc(jobs, sizeof(uint64_t));
+        struct audit *audit = NULL;
+        int64_t job_id, verdict_id;
+        uint64_t t0, t;
+        int r;
+
+        origin.key_len = strlen(m->job.id);
+        r = audit_open(&conf, &audit, err);
+        if (r < 0)
+                return r;
+
+        /* (1) jobs received, as fast as they come; the rate counts until they are on disk */
+        t0 = now_ns();
+        for (size_t i = 0; i < nrec && r == 0; i++) {
+                origin.offset = (int64_t)i;
+                t = now_ns();
+                r = audit_job_received(audit, m->job_raw, m->job_len, &m->job, &origin, &job_id,
+                                       err);
+                queue[i] = now_ns() - t;
+        }
+        if (r == 0)
+                r = audit_flush(audit, err);
+        if (r == 0) {
+                out->records_per_s = (double)nrec * 1e9 / (double)(now_ns() - t0);
+                qsort(queue, nrec, sizeof(uint64_t), cmp_u64);
+                out->queue_p50_us = median(queue, nrec);
+                out->queue_p99_us = pct(queue, nrec, 99);
+        }
+
+        /* (2) one job after the other through its whole life, as a worker with one slot */
+        t0 = now_ns();
+        for (size_t i = 0; i < jobs && r == 0; i++) {
+                origin.offset = (int64_t)(nrec + i);
+                r = audit_job_received(audit, m->job_raw, m->job_len, &m->job, &origin, &job_id,
+                                       err);
+                if (r == 0)
+                        r = audit_attempt_started(audit, job_id, 1, &av.attempt_id, err);
+                if (r == 0)
+                        r = audit_attempt_finished(audit, av.attempt_id, AUDIT_ATTEMPT_DONE, NULL,
+                                                   &m->verdict, err);
+                if (r < 0)
+                        break;
+                t = now_ns();
+                r = audit_verdicts_pending(audit, &av, 1, &verdict_id, err);
+                pending[i] = now_ns() - t;
+                if (r == 0)
+                        r = audit_verdicts_mark(audit, &verdict_id, 1, AUDIT_COMMITTED, err);
+        }
+        if (r == 0) {
+                out->jobs_per_s = (double)jobs * 1e9 / (double)(now_ns() - t0);
+                qsort(pending, jobs, sizeof(uint64_t), cmp_u64);
+                out->pending_p50_ms = median(pending, jobs) / 1000.0;
+                out->pending_p95_ms = pct(pending, jobs, 95) / 1000.0;
+                out->pending_p99_ms = pct(pending, jobs, 99) / 1000.0;
+                r = audit_flush(audit, err);
+        }
+        if (r == 0 && !audit_healthy(audit)) {
+                audit_last_error(audit, err);
+                r = err->code ? err->code : gv_err_set(err, -EIO, "%s: log unhealthy", path);
+        }
+        audit_free(audit);
+        return r;
+}
+
+static int bench_audit(int argc, char **argv)
+{
+        static const struct option opts[] = {{"jobs", required_argument, NULL, 'n'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
+        struct audit_run runs[BENCH_AUDIT_RUNS] = {0}, f;
+        double v[BENCH_AUDIT_RUNS];
+        struct audit_msgs m;
+        struct gv_err err = {0};
+        char dir[] = "/tmp/gavel-bench-audit-XXXXXX";
+        uint64_t jobs = 300;
+        bool json = false;
+        int c, r = 0;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'n':
+                        if (cmd_parse_u64("bench", "--jobs", optarg, 100000, &jobs) < 0)
+                                return EXIT_USAGE;
+                        if (jobs < 10) {
+                                fprintf(stderr, "gavel bench: --jobs: at least 10\n");
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        printf("usage: gavel bench audit [--jobs N] [--json]\n"
+                               "  --jobs N   jobs through their whole life in each of the %d runs"
+                               " (default 300);\n"
+                               "             %d x N asynchronous job records before them\n"
+                               "  --json     one JSON object instead of the table\n"
+                               "The log is a new database in a directory under /tmp, removed"
+                               " afterwards.\n",
+                               BENCH_AUDIT_RUNS, BENCH_AUDIT_RECORDS_PER);
+                        return 0;
+                default:
+                        return EXIT_USAGE;
+                }
+        }
+        if (!mkdtemp(dir)) {
+                fprintf(stderr, "gavel bench: mkdtemp %s: %s\n", dir, strerror(errno));
+                return EXIT_FAILURE_SYSTEM;
+        }
+        audit_msgs_make(&m);
+        for (int i = 0; i < BENCH_AUDIT_RUNS && r == 0; i++) {
+                cleanup_free char *path = xasprintf("%s/audit-%d.db", dir, i);
+
+                r = audit_run_once(path, &m, jobs, &runs[i], &err);
+        }
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (r < 0) {
+                audit_msgs_done(&m);
+                fprintf(stderr, "gavel bench: %s\n", err.msg);
+                return EXIT_FAILURE_SYSTEM;
+        }
+#define MEDIAN_OF_RUNS(field)                              \
+        do {                                               \
+                for (int i = 0; i < BENCH_AUDIT_RUNS; i++) \
+                        v[i] = runs[i].field;              \
+                f.field = median_d(v, BENCH_AUDIT_RUNS);   \
+        } while (0)
+        MEDIAN_OF_RUNS(records_per_s);
+        MEDIAN_OF_RUNS(queue_p50_us);
+        MEDIAN_OF_RUNS(queue_p99_us);
+        MEDIAN_OF_RUNS(pending_p50_ms);
+        MEDIAN_OF_RUNS(pending_p95_ms);
+        MEDIAN_OF_RUNS(pending_p99_ms);
+        MEDIAN_OF_RUNS(jobs_per_s);
+#undef MEDIAN_OF_RUNS
+        if (json) {
+                printf("{\"runs\":%d,\"jobs\":%" PRIu64 ",\"records\":%" PRIu64
+                       ",\"job_bytes\":%zu,\"verdict_bytes\":%zu,\"records_per_s\":%.0f,"
+                       "\"record_queue_p50_us\":%.3f,\"record_queue_p99_us\":%.3f,"
+                       "\"pending_p50_ms\":%.3f,\"pending_p95_ms\":%.3f,\"pending_p99_ms\":%.3f,"
+                       "\"jobs_per_s\":%.0f}\n",
+                       BENCH_AUDIT_RUNS, jobs, jobs * BENCH_AUDIT_RECORDS_PER, m.job_len,
+                       m.verdict_len, f.records_per_s, f.queue_p50_us, f.queue_p99_us,
+                       f.pending_p50_ms, f.pending_p95_ms, f.pending_p99_ms, f.jobs_per_s);
+        } else {
+                printf("audit log in /tmp: job %zu bytes, verdict of %d tests %zu bytes;"
+                       " medians of %d runs\n"
+                       "jobs received, %" PRIu64 " a run, recorded asynchronously\n"
+                       "  rate, until on disk   %.0f records/s\n"
+                       "  one record queued     p50 %.2f us   p99 %.2f us\n"
+                       "whole job lives, %" PRIu64 " a run, one after the other\n"
+                       "  durable verdict       p50 %.3f ms   p95 %.3f ms   p99 %.3f ms\n"
+                       "  throughput            %.0f jobs/s\n",
+                       m.job_len, BENCH_AUDIT_TESTS, m.verdict_len, BENCH_AUDIT_RUNS,
+                       jobs * BENCH_AUDIT_RECORDS_PER, f.records_per_s, f.queue_p50_us,
+                       f.queue_p99_us, jobs, f.pending_p50_ms, f.pending_p95_ms, f.pending_p99_ms,
+                       f.jobs_per_s);
+        }
+        audit_msgs_done(&m);
+        return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
         if (argc >= 2 && !strcmp(argv[1], "sandbox"))
                 return bench_sandbox(argc - 1, argv + 1);
         if (argc >= 2 && !strcmp(argv[1], "judge"))
                 return bench_judge(argc - 1, argv + 1);
+        if (argc >= 2 && !strcmp(argv[1], "audit"))
+                return bench_audit(argc - 1, argv + 1);
         fprintf(stderr, "usage: gavel bench sandbox [--runs N] [--json]\n"
-                        "       gavel bench judge [--runs N] [--slots K] [--json]\n");
+                        "       gavel bench judge [--runs N] [--slots K] [--json]\n"
+                        "       gavel bench audit [--jobs N] [--json]\n");
         return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : EXIT_USAGE;
 }
