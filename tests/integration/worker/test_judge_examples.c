@@ -60,7 +60,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static const char *file_lang(const char *file, char *buf, size_t size)
 {
         static const char *const ext_lang[][2] = {
-                {"c", "c"}, {"cpp", "cpp"}, {"py", "python3"}, {"java", "java"}, {"pas", "pascal"},
+                {"c", "c"},       {"cpp", "cpp"},    {"py", "python3"},
+                {"java", "java"}, {"pas", "pascal"}, {"rs", "rust"},
         };
         const char *first = strchr(file, '.'), *last = strrchr(file, '.');
 

@@ -296,6 +296,7 @@ static const char *aplusb_solution(const char *lang)
         static const char *const map[][2] = {
                 {"c", "ac.c"},        {"cpp", "ac.cpp"},   {"cpp20", "ac.cpp20.cpp"},
                 {"python3", "ac.py"}, {"java", "ac.java"}, {"pascal", "ac.pas"},
+                {"rust", "ac.rs"},
         };
 
         for (size_t i = 0; i < ARRAY_SIZE(map); i++)

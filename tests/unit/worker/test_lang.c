@@ -81,7 +81,8 @@ static void assert_fails(struct fixture *f, const char *text, const char *suffix
 
 static void test_lang_defaults_load_with_every_language(void **state)
 {
-        static const char *const names[] = {"c", "cpp", "cpp20", "python3", "java", "pascal"};
+        static const char *const names[] = {"c",    "cpp",    "cpp20", "python3",
+                                            "java", "pascal", "rust"};
         struct fixture *f = *state;
         const struct lang *c, *py, *java;
 
@@ -250,8 +251,8 @@ static void test_lang_malformed_files_name_file_line_and_field(void **state)
                      "4: c.env[0]: expected NAME=VALUE");
         assert_fails(f, "c:\n  source: main.c\n  run: [x]\n  disabled: 2\n",
                      "4: c.disabled: expected true or false, found '2'");
-        assert_fails(f, "rust: {disabled: true}\n",
-                     "1: rust: disabled: there is no language 'rust' to disable");
+        assert_fails(f, "cobol: {disabled: true}\n",
+                     "1: cobol: disabled: there is no language 'cobol' to disable");
         assert_fails(f, "c/x:\n  source: main.c\n  run: [x]\n",
                      "2: c/x: not a valid language name (letters, digits, _ . + -, at most 64)");
         assert_fails(f, "c:\n  source: main.c\n  run: [x]\nc:\n  source: main.c\n  run: [y]\n",
