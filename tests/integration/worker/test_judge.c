@@ -3,7 +3,8 @@
  * The judging engine with real containers, compilers and the built-in language table: what each
  * kind of job becomes (REJECTED, CE with a capped log, SE, the per-test verdicts), the compile
  * limits against hostile sources, the compile cache, stop_on_failure, subtask scoring, custom
- * checkers, cancellation, and several jobs judged at once on every slot.
+ * checkers, a container killed mid-run, cancellation, and several jobs judged at once on every
+ * slot.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -685,6 +687,135 @@ static void test_failing_custom_checker_is_a_system_error(void **state)
         free(p.subtasks);
 }
 
+/* ---- a container that dies ------------------------------------------------------------ */
+
+/* The parent pid of pid from /proc/pid/stat (after the last ')': the name may hold any byte). */
+static pid_t parent_of(pid_t pid)
+{
+        char path[64], buf[512], *p;
+        ssize_t n;
+        int fd, ppid = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+                return 0;
+        return ppid;
+}
+
+/* The host pid of a container init of this process that has a child (the program it runs), or
+ * 0 when none has one right now. */
+static pid_t init_running_a_program(void)
+{
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        pid_t found = 0;
+
+        assert_non_null(d);
+        while (!found && (de = readdir(d))) {
+                pid_t pid = (pid_t)atoi(de->d_name), init;
+
+                if (pid > 0 && (init = parent_of(pid)) > 0 && parent_of(init) == getpid())
+                        found = init;
+        }
+        closedir(d);
+        return found;
+}
+
+struct killer {
+        pid_t killed;
+        atomic_bool stop;
+};
+
+/* Waits for a program to be running in a container, then SIGKILLs that container's init. */
+static void *kill_the_init(void *arg)
+{
+        struct killer *k = arg;
+
+        while (!k->stop && !k->killed) {
+                pid_t init = init_running_a_program();
+
+                if (init > 0 && kill(init, SIGKILL) == 0)
+                        k->killed = init;
+                else
+                        usleep(20000);
+        }
+        return NULL;
+}
+
+static void test_container_dying_mid_run_is_a_system_error(void **state)
+{
+        /* spins on "0 0"; answers every other test */
+        static const char src[] = "#include <stdio.h>\n"
+                                  "int main(void)\n"
+                                  "{\n"
+                                  "        long a, b;\n"
+                                  "        if (scanf(\"%ld %ld\", &a, &b) != 2)\n"
+                                  "                return 1;\n"
+                                  "        while (a == 0 && b == 0)\n"
+                                  "                ;\n"
+                                  "        printf(\"%ld\\n\", a + b);\n"
+                                  "        return 0;\n"
+                                  "}\n";
+        struct killer k = {0};
+        struct verdict v;
+        struct job job;
+        pthread_t th;
+
+        (void)state;
+        /* compiled once first: the job below then starts no compiler the killer could see */
+        job_init(&job, "warm", "c", src);
+        add_test(&job, "1 2\n", "3\n", 0);
+        judge_expect(&job, SCHEMA_AC, &v);
+        verdict_done(&v);
+        job_done(&job);
+
+        job_init(&job, "dies", "c", src);
+        add_test(&job, "0 0\n", "0\n", 0);
+        add_test(&job, "1 2\n", "3\n", 0);
+        add_test(&job, "2 2\n", "4\n", 0);
+        job.limits = (struct job_limits){
+                .time_ms = 8000, .wall_ms = 16000, .memory_kib = 64 * 1024, .output_kib = 1024};
+        assert_int_equal(pthread_create(&th, NULL, kill_the_init, &k), 0);
+        judge_expect(&job, SCHEMA_SE, &v);
+        k.stop = true;
+        pthread_join(th, NULL);
+        assert_true(k.killed > 0);
+        /* the test whose container died is SE with the reason; the next tests ran in a new
+         * container and were judged */
+        assert_int_equal(v.n_tests, 3);
+        assert_int_equal(v.tests[0].verdict, SCHEMA_SE);
+        assert_non_null(v.tests[0].checker_message);
+        if (!strstr(v.tests[0].checker_message, "container"))
+                fail_msg("test 1 message '%s' does not name the container",
+                         v.tests[0].checker_message);
+        expect_reason(&v, "container");
+        fprintf(stderr, "init %d killed mid-run: %s\n", (int)k.killed, v.reason);
+        assert_int_equal(v.tests[1].verdict, SCHEMA_AC);
+        assert_int_equal(v.tests[2].verdict, SCHEMA_AC);
+        assert_true(v.tests[0].time_ms < 8000);
+        verdict_done(&v);
+        job_done(&job);
+        /* the dead init was reaped, not left a zombie */
+        for (int i = 0; i < 200 && kill(k.killed, 0) == 0; i++)
+                usleep(10000);
+        assert_int_equal(kill(k.killed, 0), -1);
+        /* and the engine goes on */
+        job_init(&job, "after", "c", ac_c);
+        add_sums(&job, 2);
+        judge_expect(&job, SCHEMA_AC, &v);
+        verdict_done(&v);
+        job_done(&job);
+}
+
 /* ---- several jobs ----------------------------------------------------------------------- */
 
 struct tally {
@@ -845,6 +976,7 @@ int main(void)
                 cmocka_unit_test(test_subtasks_score_with_their_dependencies),
                 cmocka_unit_test(test_custom_checker_of_the_store_judges),
                 cmocka_unit_test(test_failing_custom_checker_is_a_system_error),
+                cmocka_unit_test(test_container_dying_mid_run_is_a_system_error),
                 cmocka_unit_test(test_jobs_are_judged_on_every_slot_at_once),
                 cmocka_unit_test(test_cancelled_job_is_abandoned),
                 cmocka_unit_test(test_missing_compiler_is_a_system_error),
