@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * gavel submit: a platform in one command. Builds a job per source file (a problem of the
- * workers' store, or the tests of a folder sent inline), enqueues it on gavel.jobs keyed by its
- * id, and with --wait follows gavel.progress and gavel.verdicts (read_committed) until every
+ * workers' store, or the tests of a folder sent inline), enqueues it on the jobs topic keyed by
+ * its id, and with --wait follows the progress and verdicts topics (read_committed) until every
  * verdict is in, printing each as it arrives and a live progress line on a terminal.
  */
 #include <dirent.h>
@@ -36,7 +36,8 @@ static void submit_usage(FILE *f)
                 "                    [--id ID] [--time-ms N] [--memory-kib N] [-X K=V]... "
                 "SOURCE...\n"
                 "\n"
-                "Enqueues one job per SOURCE on gavel.jobs (key: the job id) and prints each id.\n"
+                "Enqueues one job per SOURCE on the jobs topic (gavel.jobs; key: the job id)\n"
+                "and prints each id.\n"
                 "\n"
                 "  -b, --brokers B      bootstrap servers, host:port,...\n"
                 "  -l, --lang L         language name in the workers' table (c, cpp, python3...)\n"
@@ -50,6 +51,10 @@ static void submit_usage(FILE *f)
                 "  -w, --wait           follow progress and print each verdict when it arrives\n"
                 "      --timeout SEC    how long --wait waits (default 300)\n"
                 "  -j, --json           with --wait, verdicts as JSON lines\n"
+                "      --jobs-topic T   enqueue on T instead of gavel.jobs\n"
+                "      --verdicts-topic T, --progress-topic T\n"
+                "                       with --wait, follow these instead of gavel.verdicts\n"
+                "                       and gavel.progress (the workers' topics: config)\n"
                 "  -X NAME=VALUE        a librdkafka property (security.protocol=sasl_ssl, ...)\n"
                 "  -h, --help           show this help\n"
                 "\n"
@@ -236,8 +241,8 @@ static void show_progress(const struct submitted *sub, const struct progress *p)
 }
 
 /* Follows verdicts and progress until every submitted job has its verdict. */
-static int wait_verdicts(struct queue_reader *rd, struct submitted *sub, bool json,
-                         unsigned timeout_s)
+static int wait_verdicts(struct queue_reader *rd, const char *topic_progress, struct submitted *sub,
+                         bool json, unsigned timeout_s)
 {
         bool tty = isatty(STDERR_FILENO);
         time_t deadline = time(NULL) + timeout_s;
@@ -259,7 +264,7 @@ static int wait_verdicts(struct queue_reader *rd, struct submitted *sub, bool js
                 }
                 if (r == 0)
                         continue;
-                if (!strcmp(msg.topic, QUEUE_TOPIC_PROGRESS)) {
+                if (!strcmp(msg.topic, topic_progress)) {
                         if (tty &&
                             schema_progress_decode(msg.value, msg.len, NULL, &p, NULL) == 0) {
                                 if (find_id(sub, p.id) >= 0)
@@ -299,6 +304,7 @@ struct submit_opts {
         struct kafka_cli cli;
         const char *lang, *problem, *tests, *id;
         struct job_limits limits;
+        const char *topic_jobs, *topic_verdicts, *topic_progress;
         bool wait, json;
         unsigned timeout_s;
 };
@@ -338,7 +344,7 @@ static int enqueue(const struct submit_opts *o, struct queue_producer *prod, cha
                 }
                 r = schema_job_encode(&job, &buf, &len);
                 if (r == 0)
-                        r = queue_producer_send(prod, QUEUE_TOPIC_JOBS, -1, job.id, strlen(job.id),
+                        r = queue_producer_send(prod, o->topic_jobs, -1, job.id, strlen(job.id),
                                                 buf, len, NULL, 0, &err);
                 free(job.source);
                 if (r < 0) {
@@ -367,7 +373,7 @@ static int enqueue(const struct submit_opts *o, struct queue_producer *prod, cha
 /* Parses the options into o; returns -1 to go on, else the exit status. */
 static int submit_parse(int argc, char **argv, struct submit_opts *o)
 {
-        enum { OPT_TIME = 256, OPT_MEMORY, OPT_TIMEOUT };
+        enum { OPT_TIME = 256, OPT_MEMORY, OPT_TIMEOUT, OPT_JOBS, OPT_VERDICTS, OPT_PROGRESS };
         static const struct option options[] = {
                 {"brokers", required_argument, NULL, 'b'},
                 {"lang", required_argument, NULL, 'l'},
@@ -378,6 +384,9 @@ static int submit_parse(int argc, char **argv, struct submit_opts *o)
                 {"memory-kib", required_argument, NULL, OPT_MEMORY},
                 {"wait", no_argument, NULL, 'w'},
                 {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {"jobs-topic", required_argument, NULL, OPT_JOBS},
+                {"verdicts-topic", required_argument, NULL, OPT_VERDICTS},
+                {"progress-topic", required_argument, NULL, OPT_PROGRESS},
                 {"json", no_argument, NULL, 'j'},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -424,6 +433,15 @@ static int submit_parse(int argc, char **argv, struct submit_opts *o)
                 case 'j':
                         o->json = true;
                         break;
+                case OPT_JOBS:
+                        o->topic_jobs = optarg;
+                        break;
+                case OPT_VERDICTS:
+                        o->topic_verdicts = optarg;
+                        break;
+                case OPT_PROGRESS:
+                        o->topic_progress = optarg;
+                        break;
                 case 'X':
                         if (kafka_cli_prop(&o->cli, "submit", optarg) < 0)
                                 return EXIT_USAGE;
@@ -437,6 +455,12 @@ static int submit_parse(int argc, char **argv, struct submit_opts *o)
                         submit_usage(stderr);
                         return EXIT_USAGE;
                 }
+        }
+        if (!*o->topic_jobs || !*o->topic_verdicts || !*o->topic_progress ||
+            !strcmp(o->topic_verdicts, o->topic_progress)) {
+                fprintf(stderr, "gavel submit: topics: expected non-empty names, verdicts and "
+                                "progress apart\n");
+                return EXIT_USAGE;
         }
         if (!o->lang || !*o->lang) {
                 fprintf(stderr, "gavel submit: --lang: missing\n");
@@ -463,8 +487,11 @@ static int submit_parse(int argc, char **argv, struct submit_opts *o)
 
 int cmd_submit(int argc, char **argv)
 {
-        static const char *const topics[] = {QUEUE_TOPIC_VERDICTS, QUEUE_TOPIC_PROGRESS};
-        struct submit_opts o = {.timeout_s = 300};
+        struct submit_opts o = {.timeout_s = 300,
+                                .topic_jobs = QUEUE_TOPIC_JOBS,
+                                .topic_verdicts = QUEUE_TOPIC_VERDICTS,
+                                .topic_progress = QUEUE_TOPIC_PROGRESS};
+        const char *topics[2];
         struct submitted sub = {.all_ac = true};
         struct queue_producer *prod = NULL;
         struct queue_reader *rd = NULL;
@@ -478,9 +505,11 @@ int cmd_submit(int argc, char **argv)
         if (kafka_cli_conf(&o.cli, "submit", &conf) < 0)
                 return EXIT_USAGE;
         kafka_catch_signals();
+        topics[0] = o.topic_verdicts;
+        topics[1] = o.topic_progress;
         /* read from the current ends before enqueueing, so that no verdict can slip by */
-        if (o.wait && queue_reader_new(&conf, (const char **)topics, ARRAY_SIZE(topics),
-                                       QUEUE_START_END, &rd, &err) < 0) {
+        if (o.wait &&
+            queue_reader_new(&conf, topics, ARRAY_SIZE(topics), QUEUE_START_END, &rd, &err) < 0) {
                 fprintf(stderr, "gavel submit: %s\n", err.msg);
                 return EXIT_FAILURE_SYSTEM;
         }
@@ -493,7 +522,7 @@ int cmd_submit(int argc, char **argv)
         sub.done = xcalloc((size_t)(argc - optind), sizeof(*sub.done));
         status = enqueue(&o, prod, argv + optind, (size_t)(argc - optind), &sub);
         if (status == 0 && o.wait)
-                status = wait_verdicts(rd, &sub, o.json, o.timeout_s);
+                status = wait_verdicts(rd, o.topic_progress, &sub, o.json, o.timeout_s);
         queue_producer_free(prod);
         queue_reader_free(rd);
         for (size_t i = 0; i < sub.n; i++)

@@ -72,8 +72,9 @@ static char *first_message(const char *brokers, const char *topic, size_t *ret_l
         return value;
 }
 
-/* Publishes a verdict (and a progress event) for id, as a worker would. */
-static void publish_verdict(const char *brokers, const char *id, enum schema_code code)
+/* Publishes a verdict (and a progress event) for id on these topics, as a worker would. */
+static void publish_verdict_on(const char *brokers, const char *verdicts, const char *progress,
+                               const char *id, enum schema_code code)
 {
         struct queue_conf conf = conf_of(brokers);
         struct queue_producer *prod = NULL;
@@ -102,13 +103,11 @@ static void publish_verdict(const char *brokers, const char *id, enum schema_cod
 
         assert_ok(queue_producer_new(&conf, &prod, &err), &err);
         assert_int_equal(schema_progress_encode(&p, &buf, &len), 0);
-        assert_ok(queue_producer_send(prod, QUEUE_TOPIC_PROGRESS, -1, id, strlen(id), buf, len,
-                                      NULL, 0, &err),
+        assert_ok(queue_producer_send(prod, progress, -1, id, strlen(id), buf, len, NULL, 0, &err),
                   &err);
         free(buf);
         assert_int_equal(schema_verdict_encode(&v, &buf, &len), 0);
-        assert_ok(queue_producer_send(prod, QUEUE_TOPIC_VERDICTS, -1, id, strlen(id), buf, len,
-                                      NULL, 0, &err),
+        assert_ok(queue_producer_send(prod, verdicts, -1, id, strlen(id), buf, len, NULL, 0, &err),
                   &err);
         free(buf);
         assert_ok(queue_producer_flush(prod, 10000, &err), &err);
@@ -172,6 +171,11 @@ static void test_broker_refuses_bad_options(void **state)
                 gproc_run(dir, "b2", (const char *[]){"broker", "--nodes", "17", NULL}, 10000), 2);
         assert_int_equal(gproc_run(dir, "b3", (const char *[]){"broker", "extra", NULL}, 10000), 2);
         gproc_rmdir(dir);
+}
+
+static void publish_verdict(const char *brokers, const char *id, enum schema_code code)
+{
+        publish_verdict_on(brokers, QUEUE_TOPIC_VERDICTS, QUEUE_TOPIC_PROGRESS, id, code);
 }
 
 static void test_submit_enqueues_jobs_and_results_reads_verdicts(void **state)
@@ -279,6 +283,47 @@ static void test_submit_wait_prints_the_verdict_when_it_comes(void **state)
         free(out);
 }
 
+/* A platform whose workers are configured with other topics (config: topics.*). */
+static void test_submit_on_other_topics(void **state)
+{
+        struct fixture *f = *state;
+        char src[128], *value, *out;
+        struct gproc p;
+        struct job job;
+        struct gv_err err = {0};
+        size_t len;
+
+        gproc_write(f->dir, "a.c", "int main(void) { return 0; }\n");
+        snprintf(src, sizeof(src), "%s/a.c", f->dir);
+        gproc_start(&p, f->dir, "topics",
+                    (const char *[]){"submit", "--brokers", f->brokers, "--lang", "c", "--problem",
+                                     "aplusb", "--id", "t-1", "--jobs-topic", "c7.jobs",
+                                     "--verdicts-topic", "c7.verdicts", "--progress-topic",
+                                     "c7.progress", "--wait", "--json", src, NULL});
+        value = first_message(f->brokers, "c7.jobs", &len);
+        assert_ok(schema_job_decode(value, len, NULL, &job, &err), &err);
+        assert_string_equal(job.id, "t-1");
+        job_done(&job);
+        free(value);
+        /* the default topics are not the ones followed */
+        publish_verdict(f->brokers, "t-1", SCHEMA_WA);
+        publish_verdict_on(f->brokers, "c7.verdicts", "c7.progress", "t-1", SCHEMA_AC);
+        assert_int_equal(gproc_wait(&p, 30000), 0);
+        out = gproc_slurp(p.out);
+        assert_non_null(strstr(out, "\"verdict\":\"AC\""));
+        assert_null(strstr(out, "\"WA\""));
+        free(out);
+        assert_int_equal(gproc_run(f->dir, "same",
+                                   (const char *[]){"submit", "--brokers", f->brokers, "--lang",
+                                                    "c", "--problem", "p", "--verdicts-topic", "x",
+                                                    "--progress-topic", "x", src, NULL},
+                                   10000),
+                         2);
+        out = gproc_slurp(GPROC_ERR(f->dir, "same"));
+        assert_non_null(strstr(out, "verdicts and progress apart"));
+        free(out);
+}
+
 static void test_submit_and_results_refuse_bad_input(void **state)
 {
         struct fixture *f = *state;
@@ -337,6 +382,7 @@ int main(void)
                         test_submit_enqueues_jobs_and_results_reads_verdicts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_submit_wait_prints_the_verdict_when_it_comes,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_submit_on_other_topics, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_submit_and_results_refuse_bad_input, setup,
                                                 teardown),
         };
