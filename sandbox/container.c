@@ -788,7 +788,7 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         int fds[4];
         size_t n_argv = 0, n_env = 0;
         uint64_t t_sent, t0, t_end, deadline, cpu_ns = 0;
-        bool kill_sent = false;
+        bool kill_sent = false, cancelled = false;
         pid_t pid = 0;
         int r;
 
@@ -898,6 +898,8 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
                                 if (left < wait_us)
                                         wait_us = left;
                         }
+                        if (run->cancel && wait_us > SANDBOX_CANCEL_MS * 1000)
+                                wait_us = SANDBOX_CANCEL_MS * 1000;
                 }
                 r = poll(&p, 1, (int)((wait_us + 999) / 1000));
                 if (r < 0 && errno == EINTR)
@@ -914,6 +916,8 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
                         forced = SANDBOX_TIME;
                 else if (now >= deadline)
                         forced = SANDBOX_WALL;
+                else if (run->cancel && atomic_load(run->cancel))
+                        cancelled = true;
                 else
                         continue;
                 r = send_raw(sb, env->kill_msg, env->kill_len, NULL, 0, err);
@@ -958,6 +962,8 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
                     (uint64_t)sst.st_size >= l.output_kib * 1024)
                         res.status = SANDBOX_OUTPUT;
         }
+        if (cancelled)
+                return gv_err_set(err, -ECANCELED, "cancelled");
         *ret_result = res;
         return 0;
 }

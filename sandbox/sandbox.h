@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -65,7 +66,11 @@ struct sandbox_run {
         int exe_fd;               /* >= 0: run this file (fexecve); argv[0] is only its name */
         enum proto_policy policy; /* seccomp policy */
         struct sandbox_limits limits;
+        /* Borrowed, or NULL. Set while the program runs, it is killed within SANDBOX_CANCEL_MS
+         * and sandbox_exec returns -ECANCELED; the container stays usable. */
+        const atomic_bool *cancel;
 };
+#define SANDBOX_CANCEL_MS 50
 
 struct sandbox_result {
         enum sandbox_status status;
@@ -115,7 +120,8 @@ void sandbox_destroy(struct sandbox *sb);
 
 /*
  * Runs one program and waits for it. Returns 0 when the run happened and *ret_result says how
- * it ended (including SANDBOX_ERROR for a program that could not be executed); -errno when the
+ * it ended (including SANDBOX_ERROR for a program that could not be executed); -ECANCELED when
+ * run->cancel was set (the run was killed, the container is fine); another -errno when the
  * container failed (it is then marked broken and will be replaced on release).
  */
 int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,

@@ -986,6 +986,7 @@ static int execute(struct job_ctx *ctx, size_t i, struct sandbox_result *res, in
                         .exe_fd = lang->artifact_exec ? ctx->exe_fd : -1,
                         .policy = PROTO_POLICY_RUN,
                         .limits = ctx->run_limits,
+                        .cancel = ctx->req->cancel, /* a long test ends at once on a revoke */
                 };
 
                 r = sandbox_exec(sb, &run, res, err);

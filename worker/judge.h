@@ -73,7 +73,8 @@ typedef void (*judge_output_fn)(size_t i, int out_fd, const char *err, size_t er
 
 struct judge_request {
         const struct job *job;      /* borrowed until done is called */
-        const atomic_bool *cancel;  /* set to abandon the job; borrowed until done; or NULL */
+        const atomic_bool *cancel;  /* set to abandon the job (a running test is killed within
+                                     * SANDBOX_CANCEL_MS); borrowed until done; or NULL */
         judge_progress_fn progress; /* or NULL */
         judge_done_fn done;
         judge_output_fn output; /* or NULL */

@@ -5,12 +5,16 @@
  * thing, and checks what the sandbox reports and what is left afterwards.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -476,6 +481,65 @@ static void test_container_with_killed_init_is_replaced(void **state)
         assert_true(after.anomalies > before.anomalies);
 }
 
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *cancel_later(void *arg)
+{
+        usleep(300000);
+        atomic_store((atomic_bool *)arg, true);
+        return NULL;
+}
+
+static void test_cancel_kills_the_run_and_keeps_the_container(void **state)
+{
+        const char *argv[] = {"prog", "spin", NULL};
+        atomic_bool cancel = false;
+        struct sandbox_run run = {.argv = argv,
+                                  .stdin_fd = -1,
+                                  .stdout_fd = -1,
+                                  .stderr_fd = -1,
+                                  .exe_fd = prog_fd,
+                                  .policy = PROTO_POLICY_RUN,
+                                  .limits = {.time_ms = 20000},
+                                  .cancel = &cancel};
+        struct sandbox_result res;
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        pthread_t th;
+        int64_t t0, took;
+        struct out o;
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, acquire_timeout_ms(), &sb, &err), 0);
+        assert_int_equal(pthread_create(&th, NULL, cancel_later, &cancel), 0);
+        t0 = mono_ms();
+        assert_int_equal(sandbox_exec(sb, &run, &res, &err), -ECANCELED);
+        took = mono_ms() - t0;
+        pthread_join(th, NULL);
+        assert_string_equal(err.msg, "cancelled");
+        fprintf(stderr, "cancelled after %" PRId64 " ms (set at 300 ms)\n", took);
+        assert_true(took >= 300);
+        assert_true(took < 300 + 2000);
+        /* the run is gone, the container is fine and runs the next program */
+        assert_false(sandbox_broken(sb));
+        assert_int_equal(count_in_container(sandbox_init_pid(sb)), 0);
+        assert_int_equal(sandbox_reset(sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "exit", "0", NULL);
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        /* a flag that stays false changes nothing */
+        cancel = false;
+        run.argv = (const char *[]){"prog", "exit", "3", NULL};
+        assert_int_equal(sandbox_exec(sb, &run, &res, &err), 0);
+        assert_int_equal(res.status, SANDBOX_NONZERO);
+        sandbox_pool_release(pool, sb);
+}
+
 static void wait_settled(unsigned size)
 {
         struct sandbox_pool_stats st;
@@ -571,6 +635,7 @@ int main(void)
                 cmocka_unit_test(test_missing_program_is_an_error_result),
                 cmocka_unit_test(test_two_pools_do_not_share_cgroups),
                 cmocka_unit_test(test_container_with_killed_init_is_replaced),
+                cmocka_unit_test(test_cancel_kills_the_run_and_keeps_the_container),
                 cmocka_unit_test(test_thousand_runs_leak_nothing),
         };
 

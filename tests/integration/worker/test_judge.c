@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -687,7 +688,44 @@ static void test_failing_custom_checker_is_a_system_error(void **state)
         free(p.subtasks);
 }
 
-/* ---- a container that dies ------------------------------------------------------------ */
+/* ---- a container that dies, a job cancelled mid-test ----------------------------------- */
+
+/* Spins on "0 0"; answers every other test. */
+static const char spin_on_zero_c[] = "#include <stdio.h>\n"
+                                     "int main(void)\n"
+                                     "{\n"
+                                     "        long a, b;\n"
+                                     "        if (scanf(\"%ld %ld\", &a, &b) != 2)\n"
+                                     "                return 1;\n"
+                                     "        while (a == 0 && b == 0)\n"
+                                     "                ;\n"
+                                     "        printf(\"%ld\\n\", a + b);\n"
+                                     "        return 0;\n"
+                                     "}\n";
+
+/* Judges spin_on_zero_c once, so that later jobs of it start no compiler. */
+static void warm_spin_on_zero(void)
+{
+        struct verdict v;
+        struct job job;
+
+        job_init(&job, "warm", "c", spin_on_zero_c);
+        add_test(&job, "1 2\n", "3\n", 0);
+        judge_expect(&job, SCHEMA_AC, &v);
+        verdict_done(&v);
+        job_done(&job);
+}
+
+/* A job of spin_on_zero_c whose first test spins for up to 8 s of cpu time. */
+static void spinning_job(struct job *job, const char *id)
+{
+        job_init(job, id, "c", spin_on_zero_c);
+        add_test(job, "0 0\n", "0\n", 0);
+        add_test(job, "1 2\n", "3\n", 0);
+        add_test(job, "2 2\n", "4\n", 0);
+        job->limits = (struct job_limits){
+                .time_ms = 8000, .wall_ms = 16000, .memory_kib = 64 * 1024, .output_kib = 1024};
+}
 
 /* The parent pid of pid from /proc/pid/stat (after the last ')': the name may hold any byte). */
 static pid_t parent_of(pid_t pid)
@@ -753,37 +791,14 @@ static void *kill_the_init(void *arg)
 
 static void test_container_dying_mid_run_is_a_system_error(void **state)
 {
-        /* spins on "0 0"; answers every other test */
-        static const char src[] = "#include <stdio.h>\n"
-                                  "int main(void)\n"
-                                  "{\n"
-                                  "        long a, b;\n"
-                                  "        if (scanf(\"%ld %ld\", &a, &b) != 2)\n"
-                                  "                return 1;\n"
-                                  "        while (a == 0 && b == 0)\n"
-                                  "                ;\n"
-                                  "        printf(\"%ld\\n\", a + b);\n"
-                                  "        return 0;\n"
-                                  "}\n";
         struct killer k = {0};
         struct verdict v;
         struct job job;
         pthread_t th;
 
         (void)state;
-        /* compiled once first: the job below then starts no compiler the killer could see */
-        job_init(&job, "warm", "c", src);
-        add_test(&job, "1 2\n", "3\n", 0);
-        judge_expect(&job, SCHEMA_AC, &v);
-        verdict_done(&v);
-        job_done(&job);
-
-        job_init(&job, "dies", "c", src);
-        add_test(&job, "0 0\n", "0\n", 0);
-        add_test(&job, "1 2\n", "3\n", 0);
-        add_test(&job, "2 2\n", "4\n", 0);
-        job.limits = (struct job_limits){
-                .time_ms = 8000, .wall_ms = 16000, .memory_kib = 64 * 1024, .output_kib = 1024};
+        warm_spin_on_zero(); /* the killer below must see the program, not a compiler */
+        spinning_job(&job, "dies");
         assert_int_equal(pthread_create(&th, NULL, kill_the_init, &k), 0);
         judge_expect(&job, SCHEMA_SE, &v);
         k.stop = true;
@@ -902,6 +917,42 @@ static void test_cancelled_job_is_abandoned(void **state)
         job_done(&job);
 }
 
+static void test_cancel_ends_a_running_test_at_once(void **state)
+{
+        struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+        atomic_bool cancel = false;
+        struct gv_err err = {0};
+        struct job job;
+        struct judge_request req = {
+                .job = &job, .cancel = &cancel, .done = tally_done, .userdata = &t};
+        int64_t set_at, took;
+
+        (void)state;
+        warm_spin_on_zero();
+        spinning_job(&job, "cancel-mid-test");
+        assert_int_equal(judge_submit(judge, &req, &err), 0);
+        /* test 1 spins (8 s of cpu allowed): cancel once the program is seen running */
+        for (int i = 0; i < 500 && !init_running_a_program(); i++)
+                usleep(20000);
+        assert_true(init_running_a_program() > 0);
+        usleep(200000);
+        set_at = now_ms();
+        atomic_store(&cancel, true);
+        pthread_mutex_lock(&t.lock);
+        while (t.done < 1)
+                pthread_cond_wait(&t.cond, &t.lock);
+        pthread_mutex_unlock(&t.lock);
+        took = now_ms() - set_at;
+        fprintf(stderr, "the job was handed back %" PRId64 " ms after its cancel\n", took);
+        assert_int_equal(t.cancelled, 1);
+        assert_true(took < 2000); /* not the 8 s the test would have spun */
+        /* no program is left running */
+        for (int i = 0; i < 100 && init_running_a_program(); i++)
+                usleep(20000);
+        assert_int_equal(init_running_a_program(), 0);
+        job_done(&job);
+}
+
 static size_t open_fds(void)
 {
         struct dirent *de;
@@ -979,6 +1030,7 @@ int main(void)
                 cmocka_unit_test(test_container_dying_mid_run_is_a_system_error),
                 cmocka_unit_test(test_jobs_are_judged_on_every_slot_at_once),
                 cmocka_unit_test(test_cancelled_job_is_abandoned),
+                cmocka_unit_test(test_cancel_ends_a_running_test_at_once),
                 cmocka_unit_test(test_missing_compiler_is_a_system_error),
                 cmocka_unit_test(test_freeing_the_engine_hands_back_queued_jobs),
         };
