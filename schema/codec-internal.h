@@ -48,12 +48,31 @@ struct schema__field {
 };
 
 /*
- * Fills fields[i].val from the map o (which must be a map). Keys that are not str, and str keys
- * not in fields, are ignored. A key given twice is an error ("id: duplicate key"): taking the
- * first or the last would let two readers of the same bytes disagree on what they say.
+ * Sets fields[i].name to keys[i] and fields[i].val to its value in the map o (which must be a
+ * map), or NULL. Keys that are not str, and str keys not in keys, are ignored. A key given twice
+ * is an error ("id: duplicate key"): taking the first or the last would let two readers of the
+ * same bytes disagree on what they say.
  */
-int schema__fields(const msgpack_object *o, struct schema__field *fields, size_t n,
-                   struct gv_err *err);
+int schema__fields(const msgpack_object *o, const char *const *keys, struct schema__field *fields,
+                   size_t n, struct gv_err *err);
+
+/* How schema__decode makes one kind of message: its size, its decoder of the root map (into a
+ * zeroed value), and the function releasing a partly decoded one. */
+struct schema__type {
+        size_t size;
+        int (*decode)(const void *buf, size_t len, const msgpack_object *root,
+                      const struct schema_limits *lim, void *ret, struct gv_err *err);
+        void (*done)(void *value);
+};
+
+/*
+ * The whole decode of one message: checks and unpacks buf (schema__unpack), runs type->decode on
+ * the root map into a zeroed value, and copies that to *ret on success. On failure the partly
+ * decoded value is released and *ret is untouched. err may be NULL. Returns 0 or -errno, as the
+ * public decoders.
+ */
+int schema__decode(const void *buf, size_t len, const struct schema_limits *lim,
+                   const struct schema__type *type, void *ret, struct gv_err *err);
 
 /* -EBADMSG "<name>: missing" */
 int schema__missing(const char *name, struct gv_err *err);

@@ -40,13 +40,39 @@ int schema__unpack(const void *buf, size_t len, const struct schema_limits *lim,
         return 0;
 }
 
-int schema__fields(const msgpack_object *o, struct schema__field *fields, size_t n,
-                   struct gv_err *err)
+int schema__decode(const void *buf, size_t len, const struct schema_limits *lim,
+                   const struct schema__type *type, void *ret, struct gv_err *err)
+{
+        cleanup_free void *value = NULL;
+        msgpack_unpacked u;
+        struct gv_err local;
+        int r;
+
+        if (!err)
+                err = &local;          /* gv_err_prefix needs one to return the code */
+        value = calloc(1, type->size); /* *ret stays untouched unless all goes well */
+        if (!value)
+                return gv_err_set(err, -ENOMEM, "out of memory decoding the message");
+        msgpack_unpacked_init(&u);
+        r = schema__unpack(buf, len, lim, &u, err);
+        if (r >= 0)
+                r = type->decode(buf, len, &u.data, lim, value, err);
+        msgpack_unpacked_destroy(&u);
+        if (r < 0) {
+                type->done(value);
+                return r;
+        }
+        memcpy(ret, value, type->size);
+        return 0;
+}
+
+int schema__fields(const msgpack_object *o, const char *const *keys, struct schema__field *fields,
+                   size_t n, struct gv_err *err)
 {
         const msgpack_object_map *map = &o->via.map;
 
         for (size_t i = 0; i < n; i++)
-                fields[i].val = NULL;
+                fields[i] = (struct schema__field){.name = keys[i]};
         for (uint32_t i = 0; i < map->size; i++) {
                 const msgpack_object *key = &map->ptr[i].key;
 

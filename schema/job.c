@@ -42,12 +42,6 @@ static const char *const test_keys[_T_MAX] = {
         [T_POINTS] = "points",
 };
 
-static void init_fields(struct schema__field *f, const char *const *keys, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                f[i] = (struct schema__field){.name = keys[i]};
-}
-
 /*
  * One test's in or out, taken from *budget: the bytes of inline test data (in and out of all
  * tests) still allowed by tests_max. The length is checked before anything is copied.
@@ -80,8 +74,7 @@ static int decode_test(const msgpack_object *o, size_t *budget, size_t tests_max
         struct schema__field f[_T_MAX];
         int r;
 
-        init_fields(f, test_keys, _T_MAX);
-        r = schema__fields(o, f, _T_MAX, err);
+        r = schema__fields(o, test_keys, f, _T_MAX, err);
         if (r < 0)
                 return r;
         if (!f[T_IN].val)
@@ -142,8 +135,7 @@ static int decode_limits(const msgpack_object *o, struct job_limits *limits, str
         struct schema__field f[_L_MAX];
         int r;
 
-        init_fields(f, limit_keys, _L_MAX);
-        r = schema__fields(o, f, _L_MAX, err);
+        r = schema__fields(o, limit_keys, f, _L_MAX, err);
         if (r < 0)
                 return r;
         if (f[L_TIME_MS].val) {
@@ -199,8 +191,7 @@ static int decode_checker(const msgpack_object *o, struct job *job, struct gv_er
                 return decode_checker_name(o, "checker", job, err);
         if (o->type != MSGPACK_OBJECT_MAP)
                 return gv_err_set(err, -EBADMSG, "checker: expected str or map");
-        init_fields(f, checker_keys, _K_MAX);
-        r = schema__fields(o, f, _K_MAX, err);
+        r = schema__fields(o, checker_keys, f, _K_MAX, err);
         if (r < 0)
                 return gv_err_prefix(err, "checker.");
         if (!f[K_NAME].val)
@@ -219,13 +210,13 @@ static int decode_checker(const msgpack_object *o, struct job *job, struct gv_er
 }
 
 static int decode_job(const void *buf, size_t len, const msgpack_object *root,
-                      const struct schema_limits *lim, struct job *job, struct gv_err *err)
+                      const struct schema_limits *lim, void *ret, struct gv_err *err)
 {
+        struct job *job = ret;
         struct schema__field f[_J_MAX];
         int r;
 
-        init_fields(f, job_keys, _J_MAX);
-        r = schema__fields(root, f, _J_MAX, err);
+        r = schema__fields(root, job_keys, f, _J_MAX, err);
         if (r < 0)
                 return r;
         if (!f[J_V].val)
@@ -304,29 +295,18 @@ static int decode_job(const void *buf, size_t len, const msgpack_object *root,
         return 0;
 }
 
+static void job_done_any(void *job)
+{
+        job_done(job);
+}
+
 int schema_job_decode(const void *buf, size_t len, const struct schema_limits *lim,
                       struct job *ret_job, struct gv_err *err)
 {
+        static const struct schema__type type = {sizeof(struct job), decode_job, job_done_any};
         struct schema_limits dflt;
-        struct job job = {};
-        msgpack_unpacked u;
-        struct gv_err local;
-        int r;
 
-        if (!err)
-                err = &local; /* gv_err_prefix needs one to return the code */
-        lim = schema__limits(lim, &dflt);
-        msgpack_unpacked_init(&u);
-        r = schema__unpack(buf, len, lim, &u, err);
-        if (r >= 0)
-                r = decode_job(buf, len, &u.data, lim, &job, err);
-        msgpack_unpacked_destroy(&u);
-        if (r < 0) {
-                job_done(&job);
-                return r;
-        }
-        *ret_job = job;
-        return 0;
+        return schema__decode(buf, len, schema__limits(lim, &dflt), &type, ret_job, err);
 }
 
 void job_done(struct job *job)

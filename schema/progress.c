@@ -15,15 +15,16 @@ static const char *const progress_keys[_P_MAX] = {
         [P_OF] = "of", [P_WORKER] = "worker", [P_TS_MS] = "ts_ms",
 };
 
-static int decode_progress(const msgpack_object *root, const struct schema_limits *lim,
-                           struct progress *progress, struct gv_err *err)
+static int decode_progress(const void *buf, size_t len, const msgpack_object *root,
+                           const struct schema_limits *lim, void *ret, struct gv_err *err)
 {
+        struct progress *progress = ret;
         struct schema__field f[_P_MAX];
         int stage, r;
 
-        for (size_t i = 0; i < _P_MAX; i++)
-                f[i] = (struct schema__field){.name = progress_keys[i]};
-        r = schema__fields(root, f, _P_MAX, err);
+        (void)buf;
+        (void)len;
+        r = schema__fields(root, progress_keys, f, _P_MAX, err);
         if (r < 0)
                 return r;
         if (!f[P_V].val)
@@ -67,29 +68,19 @@ static int decode_progress(const msgpack_object *root, const struct schema_limit
         return 0;
 }
 
+static void progress_done_any(void *progress)
+{
+        progress_done(progress);
+}
+
 int schema_progress_decode(const void *buf, size_t len, const struct schema_limits *lim,
                            struct progress *ret_progress, struct gv_err *err)
 {
+        static const struct schema__type type = {sizeof(struct progress), decode_progress,
+                                                 progress_done_any};
         struct schema_limits dflt;
-        struct progress progress = {};
-        msgpack_unpacked u;
-        struct gv_err local;
-        int r;
 
-        if (!err)
-                err = &local; /* gv_err_prefix needs one to return the code */
-        lim = schema__limits(lim, &dflt);
-        msgpack_unpacked_init(&u);
-        r = schema__unpack(buf, len, lim, &u, err);
-        if (r >= 0)
-                r = decode_progress(&u.data, lim, &progress, err);
-        msgpack_unpacked_destroy(&u);
-        if (r < 0) {
-                progress_done(&progress);
-                return r;
-        }
-        *ret_progress = progress;
-        return 0;
+        return schema__decode(buf, len, schema__limits(lim, &dflt), &type, ret_progress, err);
 }
 
 void progress_done(struct progress *progress)

@@ -72,12 +72,6 @@ static const char *const cmd_keys[_C_MAX] = {
         [C_N_FDS] = "n_fds",
 };
 
-static void init_fields(struct schema__field *f, const char *const *keys, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                f[i] = (struct schema__field){.name = keys[i]};
-}
-
 static int decode_n_fds(const msgpack_object *o, uint32_t *ret, struct gv_err *err)
 {
         uint32_t n;
@@ -106,8 +100,7 @@ static int decode_mount(const msgpack_object *o, size_t path_max, struct proto_m
         struct schema__field f[_M_MAX];
         int kind, r;
 
-        init_fields(f, mount_keys, _M_MAX);
-        r = schema__fields(o, f, _M_MAX, err);
+        r = schema__fields(o, mount_keys, f, _M_MAX, err);
         if (r < 0)
                 return r;
         if (!f[M_KIND].val)
@@ -272,8 +265,7 @@ static int decode_file(const msgpack_object *o, size_t path_max, struct proto_op
         struct schema__field f[_F_MAX];
         int r;
 
-        init_fields(f, file_keys, _F_MAX);
-        r = schema__fields(o, f, _F_MAX, err);
+        r = schema__fields(o, file_keys, f, _F_MAX, err);
         if (r < 0)
                 return r;
         if (!f[F_PATH].val)
@@ -436,16 +428,20 @@ static int decode_execve(struct schema__field *f, const struct schema_limits *li
         return 0;
 }
 
-static int decode_cmd(const msgpack_object *root, const struct schema_limits *lim,
-                      struct proto_cmd *cmd, struct gv_err *err)
+static int decode_cmd(const void *buf, size_t len, const msgpack_object *root,
+                      const struct schema_limits *lim, void *ret, struct gv_err *err)
 {
+        struct proto_cmd *cmd = ret;
         size_t path_max = min_size(lim->str_max, SCHEMA__PATH_MAX);
         struct schema__field f[_C_MAX];
         uint32_t v;
         int kind, r;
 
-        init_fields(f, cmd_keys, _C_MAX);
-        r = schema__fields(root, f, _C_MAX, err);
+        (void)buf;
+        (void)len;
+        for (size_t i = 0; i < _PROTO_RLIMIT_MAX; i++)
+                cmd->rlimits[i] = UINT64_MAX; /* "not set" unless the command says */
+        r = schema__fields(root, cmd_keys, f, _C_MAX, err);
         if (r < 0)
                 return r;
         if (!f[C_V].val)
@@ -482,31 +478,20 @@ static int decode_cmd(const msgpack_object *root, const struct schema_limits *li
         return 0;
 }
 
+static void cmd_done_any(void *cmd)
+{
+        proto_cmd_done(cmd);
+}
+
 int schema_proto_cmd_decode(const void *buf, size_t len, const struct schema_limits *lim,
                             struct proto_cmd *ret_cmd, struct gv_err *err)
 {
+        static const struct schema__type type = {sizeof(struct proto_cmd), decode_cmd,
+                                                 cmd_done_any};
         struct schema_limits plim;
-        struct proto_cmd cmd = {};
-        msgpack_unpacked u;
-        struct gv_err local;
-        int r;
 
-        if (!err)
-                err = &local; /* gv_err_prefix needs one to return the code */
         proto_limits(lim, &plim);
-        for (size_t i = 0; i < _PROTO_RLIMIT_MAX; i++)
-                cmd.rlimits[i] = UINT64_MAX;
-        msgpack_unpacked_init(&u);
-        r = schema__unpack(buf, len, &plim, &u, err);
-        if (r >= 0)
-                r = decode_cmd(&u.data, &plim, &cmd, err);
-        msgpack_unpacked_destroy(&u);
-        if (r < 0) {
-                proto_cmd_done(&cmd);
-                return r;
-        }
-        *ret_cmd = cmd;
-        return 0;
+        return schema__decode(buf, len, &plim, &type, ret_cmd, err);
 }
 
 static void strv_free(char **v, size_t n)
@@ -806,9 +791,10 @@ static const char *const reply_keys[_R_MAX] = {
         [R_WALL_US] = "wall_us",
 };
 
-static int decode_reply(const msgpack_object *root, const struct schema_limits *lim,
-                        struct proto_reply *reply, struct gv_err *err)
+static int decode_reply(const void *buf, size_t len, const msgpack_object *root,
+                        const struct schema_limits *lim, void *ret, struct gv_err *err)
 {
+        struct proto_reply *reply = ret;
         struct {
                 int key;
                 uint64_t *val;
@@ -822,8 +808,9 @@ static int decode_reply(const msgpack_object *root, const struct schema_limits *
         uint32_t v;
         int kind, status, r;
 
-        init_fields(f, reply_keys, _R_MAX);
-        r = schema__fields(root, f, _R_MAX, err);
+        (void)buf;
+        (void)len;
+        r = schema__fields(root, reply_keys, f, _R_MAX, err);
         if (r < 0)
                 return r;
         if (!f[R_V].val)
@@ -884,29 +871,20 @@ static int decode_reply(const msgpack_object *root, const struct schema_limits *
         return 0;
 }
 
+static void reply_done_any(void *reply)
+{
+        proto_reply_done(reply);
+}
+
 int schema_proto_reply_decode(const void *buf, size_t len, const struct schema_limits *lim,
                               struct proto_reply *ret_reply, struct gv_err *err)
 {
+        static const struct schema__type type = {sizeof(struct proto_reply), decode_reply,
+                                                 reply_done_any};
         struct schema_limits plim;
-        struct proto_reply reply = {};
-        msgpack_unpacked u;
-        struct gv_err local;
-        int r;
 
-        if (!err)
-                err = &local; /* gv_err_prefix needs one to return the code */
         proto_limits(lim, &plim);
-        msgpack_unpacked_init(&u);
-        r = schema__unpack(buf, len, &plim, &u, err);
-        if (r >= 0)
-                r = decode_reply(&u.data, &plim, &reply, err);
-        msgpack_unpacked_destroy(&u);
-        if (r < 0) {
-                proto_reply_done(&reply);
-                return r;
-        }
-        *ret_reply = reply;
-        return 0;
+        return schema__decode(buf, len, &plim, &type, ret_reply, err);
 }
 
 void proto_reply_done(struct proto_reply *reply)

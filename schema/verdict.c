@@ -76,12 +76,6 @@ static const char *const test_keys[_T_MAX] = {
         [T_CHECKER_MESSAGE] = "checker_message",
 };
 
-static void init_fields(struct schema__field *f, const char *const *keys, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                f[i] = (struct schema__field){.name = keys[i]};
-}
-
 static int decode_code(const msgpack_object *o, const char *name, enum schema_code *ret,
                        struct gv_err *err)
 {
@@ -100,8 +94,7 @@ static int decode_compile(const msgpack_object *o, const struct schema_limits *l
         struct schema__field f[_C_MAX];
         int r;
 
-        init_fields(f, compile_keys, _C_MAX);
-        r = schema__fields(o, f, _C_MAX, err);
+        r = schema__fields(o, compile_keys, f, _C_MAX, err);
         if (r < 0)
                 return r;
         c->present = true;
@@ -139,8 +132,7 @@ static int decode_test(const msgpack_object *o, const struct schema_limits *lim,
         struct schema__field f[_T_MAX];
         int r;
 
-        init_fields(f, test_keys, _T_MAX);
-        r = schema__fields(o, f, _T_MAX, err);
+        r = schema__fields(o, test_keys, f, _T_MAX, err);
         if (r < 0)
                 return r;
         if (!f[T_VERDICT].val)
@@ -207,14 +199,13 @@ static int decode_tests(const msgpack_object *o, const struct schema_limits *lim
 }
 
 static int decode_verdict(const void *buf, size_t len, const msgpack_object *root,
-                          const struct schema_limits *lim, struct verdict *verdict,
-                          struct gv_err *err)
+                          const struct schema_limits *lim, void *ret, struct gv_err *err)
 {
+        struct verdict *verdict = ret;
         struct schema__field f[_V_MAX];
         int r;
 
-        init_fields(f, verdict_keys, _V_MAX);
-        r = schema__fields(root, f, _V_MAX, err);
+        r = schema__fields(root, verdict_keys, f, _V_MAX, err);
         if (r < 0)
                 return r;
         if (!f[V_V].val)
@@ -302,29 +293,19 @@ static int decode_verdict(const void *buf, size_t len, const msgpack_object *roo
         return 0;
 }
 
+static void verdict_done_any(void *verdict)
+{
+        verdict_done(verdict);
+}
+
 int schema_verdict_decode(const void *buf, size_t len, const struct schema_limits *lim,
                           struct verdict *ret_verdict, struct gv_err *err)
 {
+        static const struct schema__type type = {sizeof(struct verdict), decode_verdict,
+                                                 verdict_done_any};
         struct schema_limits dflt;
-        struct verdict verdict = {};
-        msgpack_unpacked u;
-        struct gv_err local;
-        int r;
 
-        if (!err)
-                err = &local; /* gv_err_prefix needs one to return the code */
-        lim = schema__limits(lim, &dflt);
-        msgpack_unpacked_init(&u);
-        r = schema__unpack(buf, len, lim, &u, err);
-        if (r >= 0)
-                r = decode_verdict(buf, len, &u.data, lim, &verdict, err);
-        msgpack_unpacked_destroy(&u);
-        if (r < 0) {
-                verdict_done(&verdict);
-                return r;
-        }
-        *ret_verdict = verdict;
-        return 0;
+        return schema__decode(buf, len, schema__limits(lim, &dflt), &type, ret_verdict, err);
 }
 
 void verdict_done(struct verdict *verdict)
