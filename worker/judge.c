@@ -426,6 +426,7 @@ struct build {
         const char *extra; /* more of the key: the problem's version for a checker */
         const void *src;
         size_t src_len;
+        const atomic_bool *cancel; /* or NULL: a cancelled compile is -ECANCELED, not cached */
         /* out */
         bool ok;
         bool cached;
@@ -624,6 +625,7 @@ static int build_fresh(struct judge *judge, struct build *b, char *const *argv, 
         if (r == 0) {
                 struct sandbox_run run = compiler_run(lang, argv, env, log_fd);
 
+                run.cancel = b->cancel;
                 r = sandbox_exec(sb, &run, &res, err);
         }
         if (r == 0) {
@@ -884,7 +886,7 @@ static int job_sandbox(struct job_ctx *ctx, struct sandbox **ret_sb, struct gv_e
         return 0;
 }
 
-/* Returns 0 to go on, 1 when the verdict is CE, or -errno (SE). */
+/* Returns 0 to go on, 1 when the verdict is CE, -ECANCELED, or another -errno (SE). */
 static int compile_stage(struct job_ctx *ctx, struct gv_err *err)
 {
         const struct job *job = ctx->job;
@@ -893,7 +895,8 @@ static int compile_stage(struct job_ctx *ctx, struct gv_err *err)
                           .kind = "program",
                           .extra = "",
                           .src = job->source ? (const void *)job->source : "",
-                          .src_len = job->source_len};
+                          .src_len = job->source_len,
+                          .cancel = ctx->req->cancel};
         int r;
 
         if (ctx->lang->compile)
@@ -1409,7 +1412,9 @@ static void judge_job(struct judge *judge, const struct judge_request *req, stru
                 verdict_end(v, SCHEMA_SE, err.msg);
         } else if (cancel_requested(&ctx)) {
                 ctx.cancelled = true;
-        } else if ((r = compile_stage(&ctx, &err)) < 0) {
+        } else if ((r = compile_stage(&ctx, &err)) == -ECANCELED) {
+                ctx.cancelled = true;
+        } else if (r < 0) {
                 verdict_end(v, SCHEMA_SE, err.msg);
         } else if (r == 0 && cancel_requested(&ctx)) {
                 ctx.cancelled = true;
