@@ -432,6 +432,8 @@ struct build {
         bool cached;
         char *log;    /* owned: the compiler's output, capped; or NULL */
         char *reason; /* owned, when !ok: "compilation time limit exceeded", ... */
+        int ce_exit;  /* the compiler's exit code when it refused the source: a CE that any
+                       * later compile repeats, so it is cached; 0 otherwise */
         uint32_t time_ms;
         uint64_t memory_kib;
         int fd; /* the artifact, sealed and read-only, when ok; else -1 */
@@ -492,8 +494,9 @@ static void build_keys(const struct build *b, const char *version, char *const *
         cache_key(info_parts, info_lens, ARRAY_SIZE(info_parts), info_key);
 }
 
-/* What a compile in the cache cost and said, kept beside the artifact. */
-static void read_record(struct judge *judge, const char *info_key, struct build *b)
+/* What a compile in the cache cost and said, kept beside the artifact (or alone, for a source
+ * the compiler refused: then with its exit code). Returns whether a record was read. */
+static bool read_record(struct judge *judge, const char *info_key, struct build *b)
 {
         cleanup_fd int fd = -1;
         cleanup_free char *buf = NULL;
@@ -501,22 +504,27 @@ static void read_record(struct judge *judge, const char *info_key, struct build 
         unsigned long long mem;
         unsigned t;
         ssize_t n;
-        char *body;
+        char *body, *ce;
+        int code;
 
         if (cache_get(judge->cache, info_key, &fd, NULL) < 0)
-                return;
+                return false;
         buf = xmalloc(max + 1);
         n = read_head_raw(fd, buf, max);
         if (n < (ssize_t)hdr || memcmp(buf, INFO_MAGIC, hdr) != 0)
-                return;
+                return false;
         buf[n] = '\0';
         if (sscanf(buf + hdr, "time_ms %u\nmemory_kib %llu\n", &t, &mem) != 2)
-                return;
+                return false;
+        body = strstr(buf + hdr, "\n\n");
+        ce = strstr(buf + hdr, "\ncompile_error ");
+        if (ce && (!body || ce < body) && sscanf(ce, "\ncompile_error %d", &code) == 1 && code)
+                b->ce_exit = code;
         b->time_ms = t;
         b->memory_kib = mem;
-        body = strstr(buf + hdr, "\n\n");
-        if (body && body[2])
-                b->log = xstrdup(body + 2);
+        free(b->log);
+        b->log = body && body[2] ? xstrdup(body + 2) : NULL;
+        return true;
 }
 
 static void write_record(struct judge *judge, const char *info_key, const struct build *b)
@@ -525,21 +533,32 @@ static void write_record(struct judge *judge, const char *info_key, const struct
 
         if (memfd_new("compile-record", false, &fd, NULL) < 0)
                 return;
-        if (dprintf(fd, INFO_MAGIC "time_ms %" PRIu32 "\nmemory_kib %" PRIu64 "\n\n%s", b->time_ms,
-                    b->memory_kib, b->log ? b->log : "") < 0)
+        if (dprintf(fd, INFO_MAGIC "time_ms %" PRIu32 "\nmemory_kib %" PRIu64 "\n", b->time_ms,
+                    b->memory_kib) < 0 ||
+            (b->ce_exit && dprintf(fd, "compile_error %d\n", b->ce_exit) < 0) ||
+            dprintf(fd, "\n%s", b->log ? b->log : "") < 0)
                 return;
         (void)cache_put(judge->cache, info_key, fd, 0400, NULL);
 }
 
 /* A hit: the artifact copied into a memory file of our own, so that neither eviction nor the
- * cache file's mode matters while it runs. */
+ * cache file's mode matters while it runs; or the record of a source the compiler refused. */
 static bool build_from_cache(struct judge *judge, struct build *b, const char *key,
                              const char *info_key)
 {
         cleanup_fd int fd = -1;
 
-        if (cache_get(judge->cache, key, &fd, NULL) < 0)
+        if (cache_get(judge->cache, key, &fd, NULL) < 0) {
+                if (read_record(judge, info_key, b) && b->ce_exit) {
+                        b->cached = true;
+                        b->reason = xasprintf("compilation error (exit code %d)", b->ce_exit);
+                        return true;
+                }
+                free(b->log); /* a record whose artifact was evicted: compile again */
+                b->log = NULL;
+                b->ce_exit = 0;
                 return false;
+        }
         if (memfd_sealed("artifact", b->lang->artifact_exec, NULL, 0, fd, &b->fd, NULL) < 0)
                 return false;
         b->ok = true;
@@ -556,6 +575,7 @@ static int compile_outcome(struct build *b, const struct sandbox_result *res, st
                 return 0;
         case SANDBOX_NONZERO:
                 b->reason = xasprintf("compilation error (exit code %d)", res->exit_code);
+                b->ce_exit = res->exit_code;
                 return 0;
         case SANDBOX_SIGNAL:
                 b->reason = xasprintf("the compiler was killed by signal %d (%s)", res->signal,
@@ -670,11 +690,13 @@ static int build_run(struct judge *judge, struct build *b, struct gv_err *err)
         build_keys(b, version, argv, env, key, info_key);
         if (!build_from_cache(judge, b, key, info_key)) {
                 r = build_fresh(judge, b, argv, env, err);
-                if (r == 0 && b->ok) {
-                        /* the record first: whoever finds the artifact finds it too */
+                /* the record first: whoever finds the artifact finds it too. A refused source
+                 * has a record only; a compile that hit a limit has none (under less load it
+                 * might have passed) */
+                if (r == 0 && (b->ok || b->ce_exit))
                         write_record(judge, info_key, b);
+                if (r == 0 && b->ok)
                         (void)cache_put(judge->cache, key, b->fd, 0500, NULL);
-                }
         }
         lang_argv_free(argv);
         return r;

@@ -314,16 +314,26 @@ static void expect_ce(const char *lang, const char *src, const char *reason, int
 
 static void test_compile_error_gives_the_log(void **state)
 {
-        struct verdict v;
+        struct verdict v, again;
         struct job job;
 
         (void)state;
         job_init(&job, "ce", "c", "int main(void) { return undeclared_x; }\n");
         add_sums(&job, 1);
         judge_expect(&job, SCHEMA_CE, &v);
-        expect_reason(&v, "compilation error");
+        expect_reason(&v, "compilation error (exit code 1)");
+        assert_false(v.compile.cached);
         assert_non_null(v.compile.log);
         assert_non_null(strstr(v.compile.log, "undeclared_x"));
+        /* a rejudge does not compile again: the same CE, log and figures from the cache */
+        judge_expect(&job, SCHEMA_CE, &again);
+        assert_true(again.compile.cached);
+        assert_false(again.compile.ok);
+        assert_string_equal(again.reason, v.reason);
+        assert_string_equal(again.compile.log, v.compile.log);
+        assert_int_equal(again.compile.time_ms, v.compile.time_ms);
+        assert_int_equal(again.compile.memory_kib, v.compile.memory_kib);
+        verdict_done(&again);
         verdict_done(&v);
         job_done(&job);
 }
