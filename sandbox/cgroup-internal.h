@@ -54,8 +54,10 @@ void sandbox__cgroup_free(struct cgroup *cg);
 int sandbox__cgroup_set_limits(struct cgroup *cg, uint64_t memory_bytes, uint64_t pids_max,
                                struct gv_err *err);
 /* Starts a run: resets the peak memory counter and takes baselines of cpu usage, OOM kills and
- * pids.max hits. The set must be empty. On v2 kernels before 6.12, whose memory.peak cannot be
- * reset, the directories are made anew from the second run on (about 0.1 ms more per run). */
+ * pids.max hits. The set must be empty. The directories are made anew (0.1 to 0.6 ms) when
+ * earlier runs left over 1 MiB charged to them (a compiler's page cache), which would count in
+ * this run's peak and against its limit, and on v2 kernels before 6.12, whose memory.peak
+ * cannot be reset, from the second run on. */
 int sandbox__cgroup_begin(struct cgroup *cg, struct gv_err *err);
 /* Moves pid (a host pid) into every hierarchy of the set. */
 int sandbox__cgroup_attach(struct cgroup *cg, pid_t pid, struct gv_err *err);

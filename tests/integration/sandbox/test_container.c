@@ -540,6 +540,56 @@ static void test_cancel_kills_the_run_and_keeps_the_container(void **state)
         sandbox_pool_release(pool, sb);
 }
 
+/* A file of n MiB on disk, written, synced and dropped from the page cache, then unlinked: who
+ * reads it next brings its pages in, charged to that reader's cgroup. */
+static int uncached_file(size_t mib)
+{
+        char path[] = "/var/tmp/gavel-test-cache-XXXXXX", buf[1 << 16];
+        int fd = mkstemp(path);
+
+        assert_true(fd >= 0);
+        unlink(path);
+        memset(buf, 'x', sizeof(buf));
+        for (size_t i = 0; i < mib * 16; i++)
+                assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+        assert_int_equal(fsync(fd), 0);
+        assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        return fd;
+}
+
+static void test_memory_left_charged_is_not_the_next_runs(void **state)
+{
+        const char *argv[] = {"prog", "cat", NULL};
+        struct sandbox_run run = {.argv = argv,
+                                  .stdout_fd = -1,
+                                  .stderr_fd = -1,
+                                  .exe_fd = prog_fd,
+                                  .policy = PROTO_POLICY_RUN,
+                                  .limits = {.time_ms = 5000}};
+        struct sandbox_result res;
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct out o;
+
+        (void)state;
+        run.stdin_fd = uncached_file(32);
+        assert_int_equal(sandbox_pool_acquire(pool, acquire_timeout_ms(), &sb, &err), 0);
+        assert_int_equal(sandbox_exec(sb, &run, &res, &err), 0);
+        assert_int_equal(res.status, SANDBOX_OK);
+        /* the file's page cache stays charged to the container's cgroup while the file lives
+         * (it stays open to the end), as a compiler's reads do: rustc leaves 245 MiB */
+        fprintf(stderr, "reading 32 MiB: peak %" PRIu64 " KiB\n", res.memory_kib);
+        assert_true(res.memory_kib >= 16 * 1024);
+        assert_int_equal(sandbox_reset(sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "exit", "0", NULL);
+        fprintf(stderr, "the next run: peak %" PRIu64 " KiB\n", o.res.memory_kib);
+        assert_int_equal(o.res.status, SANDBOX_OK);
+        assert_true(o.res.memory_kib < 4 * 1024);
+        sandbox_pool_release(pool, sb);
+        close(run.stdin_fd);
+}
+
 static void wait_settled(unsigned size)
 {
         struct sandbox_pool_stats st;
@@ -636,6 +686,7 @@ int main(void)
                 cmocka_unit_test(test_two_pools_do_not_share_cgroups),
                 cmocka_unit_test(test_container_with_killed_init_is_replaced),
                 cmocka_unit_test(test_cancel_kills_the_run_and_keeps_the_container),
+                cmocka_unit_test(test_memory_left_charged_is_not_the_next_runs),
                 cmocka_unit_test(test_thousand_runs_leak_nothing),
         };
 
