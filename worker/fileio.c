@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * File helpers: whole-file copy with sendfile(2) (page cache to page cache, no user buffer), and
- * a pread/write loop for the sources sendfile refuses.
+ * a pread/write loop for the sources sendfile refuses; faulting a file into the page cache.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -59,4 +63,40 @@ int fileio_copy(int dst_fd, int src_fd, uint64_t *ret_len, struct gv_err *err)
         if (ret_len)
                 *ret_len = (uint64_t)off;
         return 0;
+}
+
+/* Whether all n pages of the mapping at p are in memory. */
+static bool resident(void *p, size_t n)
+{
+        unsigned char small[4096], *vec = n <= sizeof(small) ? small : malloc(n);
+        bool all = vec && mincore(p, n * (size_t)sysconf(_SC_PAGESIZE), vec) == 0;
+
+        for (size_t i = 0; all && i < n; i++)
+                all = vec[i] & 1;
+        if (vec != small)
+                free(vec);
+        return all;
+}
+
+int fileio_cache_in(int fd)
+{
+        size_t page = (size_t)sysconf(_SC_PAGESIZE), len, n;
+        struct stat st;
+        int r = 0;
+        void *p;
+
+        /* fadvise(WILLNEED) would not do: it reads ahead a few MiB at most */
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+                return 0;
+        len = (size_t)st.st_size;
+        n = (len + page - 1) / page;
+        p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        if (!resident(p, n) && madvise(p, len, MADV_POPULATE_READ) < 0)
+                r = -errno;
+        munmap(p, len);
+        return r;
 }

@@ -2,7 +2,8 @@
 /*
  * Small file helpers the judging pipeline shares: copying a whole file between descriptors
  * (test data into a container, a compiled program into the cache) without caring where the
- * source's file position is, in the kernel where it can.
+ * source's file position is, in the kernel where it can; and bringing a file into the page
+ * cache on the host's account.
  */
 #pragma once
 
@@ -16,3 +17,11 @@
  * be NULL), or -errno with "copy: ..." in err: -ENOSPC, -EFBIG, -EDQUOT come from the writing side.
  */
 int fileio_copy(int dst_fd, int src_fd, uint64_t *ret_len, struct gv_err *err);
+
+/*
+ * Brings all of fd's file into the page cache, from this process, so that the pages are charged
+ * to this process's cgroup and not to whoever reads them next (a program in a container, whose
+ * peak memory would then hold them). Cheap when they are all there already (one mincore). Best
+ * effort: returns 0, or -errno when the file could not be mapped or faulted in.
+ */
+int fileio_cache_in(int fd);

@@ -992,6 +992,9 @@ static int execute(struct job_ctx *ctx, size_t i, struct sandbox_result *res, in
         r = problem_test_open(ctx->problem, i, false, &in_fd, err);
         if (r < 0)
                 return gv_err_prefix(err, "input: ");
+        /* the input's page cache is charged to whoever brings it in: here, not to the program,
+         * whose peak memory would otherwise hold what the host had evicted of it */
+        (void)fileio_cache_in(in_fd);
         r = memfd_new("stdout", false, &out_fd, err);
         if (r == 0)
                 r = memfd_new("stderr", false, &err_fd, err);

@@ -700,6 +700,67 @@ static void test_failing_custom_checker_is_a_system_error(void **state)
         free(p.subtasks);
 }
 
+/* ---- memory figures ---------------------------------------------------------------------- */
+
+static void test_a_large_input_is_not_the_programs_memory(void **state)
+{
+        /* reads all of stdin through a small buffer: its own memory stays small */
+        static const char read_all_c[] = "#include <stdio.h>\n"
+                                         "int main(void)\n"
+                                         "{\n"
+                                         "        static char buf[1 << 16];\n"
+                                         "        unsigned long n = 0, k;\n"
+                                         "        while ((k = fread(buf, 1, sizeof(buf), stdin)))\n"
+                                         "                n += k;\n"
+                                         "        printf(\"%lu\\n\", n);\n"
+                                         "        return 0;\n"
+                                         "}\n";
+        char dir[256], path[300], line[1 << 12], ans[32];
+        struct gv_err err = {0};
+        struct problem *p = NULL;
+        struct verdict v;
+        struct job job;
+        struct judge_request req = {.job = &job};
+        size_t size = 0;
+        int fd;
+
+        (void)state;
+        snprintf(dir, sizeof(dir), "%s/big-input", tmp);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        snprintf(path, sizeof(path), "%s/1.in", dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        memset(line, '7', sizeof(line));
+        for (int i = 0; i < 32 * 256; i++) /* 32 MiB */
+                size += (size_t)write(fd, line, sizeof(line));
+        assert_int_equal(fsync(fd), 0);
+        close(fd);
+        snprintf(path, sizeof(path), "%s/1.ans", dir);
+        snprintf(ans, sizeof(ans), "%zu\n", size);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_int_equal(write(fd, ans, strlen(ans)), (ssize_t)strlen(ans));
+        close(fd);
+        assert_int_equal(problem_load_dir(dir, &p, &err), 0);
+        req.problem = p;
+        /* loading read (hashed) the input: now on disk only again, as after the host evicted
+         * it during a long contest (the hash is not computed again) */
+        snprintf(path, sizeof(path), "%s/1.in", dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+        close(fd);
+        job_init(&job, "big-input", "c", read_all_c);
+        job.limits =
+                (struct job_limits){.time_ms = 5000, .memory_kib = 256 * 1024, .output_kib = 1024};
+        assert_int_equal(judge_run_request(judge, &req, &v, &err), 0);
+        fprintf(stderr, "reading a 32 MiB input out of the page cache: peak %" PRIu64 " KiB\n",
+                v.memory_kib);
+        assert_int_equal(v.verdict, SCHEMA_AC);
+        assert_true(v.memory_kib < 8 * 1024);
+        verdict_done(&v);
+        job_done(&job);
+        problem_free(p);
+}
+
 /* ---- a container that dies, a job cancelled mid-test ----------------------------------- */
 
 /* Spins on "0 0"; answers every other test. */
@@ -1059,6 +1120,7 @@ int main(void)
                 cmocka_unit_test(test_custom_checker_of_the_store_judges),
                 cmocka_unit_test(test_failing_custom_checker_is_a_system_error),
                 cmocka_unit_test(test_container_dying_mid_run_is_a_system_error),
+                cmocka_unit_test(test_a_large_input_is_not_the_programs_memory),
                 cmocka_unit_test(test_jobs_are_judged_on_every_slot_at_once),
                 cmocka_unit_test(test_cancelled_job_is_abandoned),
                 cmocka_unit_test(test_cancel_ends_a_running_test_at_once),
