@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/capture.h"
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/seccomp-internal.h"
 #include "sandbox/transport.h"
@@ -775,8 +776,99 @@ static int take_late_kill_reply(struct sandbox *sb, struct gv_err *err)
 static const char *const default_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/w",
                                           "LANG=C.UTF-8", NULL};
 
-int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
-                 struct sandbox_result *ret_result, struct gv_err *err)
+/* What wait_run decided about a run it stopped. */
+struct stop {
+        enum sandbox_status forced; /* SANDBOX_OK: not stopped on a limit */
+        bool kill_sent;
+        bool cancelled;
+        int host_err; /* the captured output could not be written: -errno (err set) */
+};
+
+/* Any capture over the limit. */
+static bool captures_over(const struct capture *cap, size_t n_cap)
+{
+        for (size_t i = 0; i < n_cap; i++)
+                if (cap[i].over)
+                        return true;
+        return false;
+}
+
+/*
+ * Waits for the run's finished reply, moving its output out of the pipes meanwhile, enforcing
+ * the wall clock here and the cpu time by polling the cgroup (as often as the remaining cpu time
+ * could run out on all cores), and stopping it on the output limit or a cancel. Returns 0 when
+ * the reply is there to read, or -errno for a broken container.
+ */
+static int wait_run(struct sandbox *sb, const struct sandbox_run *run,
+                    const struct sandbox_limits *l, uint64_t t0, struct capture *cap, size_t n_cap,
+                    struct stop *stop, struct gv_err *err)
+{
+        uint64_t deadline = t0 + (uint64_t)l->wall_ms * 1000, kill_deadline = 0, cpu_ns = 0;
+        uint64_t out_max = l->output_kib * 1024;
+
+        for (;;) {
+                struct pollfd p[3] = {{.fd = sb->sock, .events = POLLIN}};
+                uint64_t now = now_us(), wait_us;
+                size_t np = 1;
+                int r;
+
+                for (size_t i = 0; i < n_cap; i++)
+                        if (cap[i].rd >= 0 && !cap[i].over)
+                                p[np++] = (struct pollfd){.fd = cap[i].rd, .events = POLLIN};
+                if (stop->kill_sent) {
+                        wait_us = kill_deadline > now ? kill_deadline - now : 0;
+                } else {
+                        wait_us = deadline > now ? deadline - now : 0;
+                        if (l->time_ms) {
+                                uint64_t limit_ns = (uint64_t)l->time_ms * 1000000, left;
+
+                                left = limit_ns > cpu_ns ? (limit_ns - cpu_ns) / 2000 : 0;
+                                if (left < 1000)
+                                        left = 1000;
+                                if (left < wait_us)
+                                        wait_us = left;
+                        }
+                        if (run->cancel && wait_us > SANDBOX_CANCEL_MS * 1000)
+                                wait_us = SANDBOX_CANCEL_MS * 1000;
+                }
+                r = poll(p, np, (int)((wait_us + 999) / 1000));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return broken(sb, err, -errno, "poll");
+                if (p[0].revents)
+                        return 0;
+                for (size_t i = 0; i < n_cap && !stop->host_err; i++)
+                        stop->host_err = capture_drain(&cap[i], out_max, err);
+                now = now_us();
+                if (stop->kill_sent) {
+                        if (now >= kill_deadline)
+                                return broken(sb, err, -ETIMEDOUT, "did not end a killed run");
+                        continue;
+                }
+                if (stop->host_err)
+                        ; /* stop it: its output has nowhere to go */
+                else if (captures_over(cap, n_cap))
+                        stop->forced = SANDBOX_OUTPUT;
+                else if (l->time_ms && sandbox__cgroup_cpu_ns(sb->cg, &cpu_ns) == 0 &&
+                         cpu_ns > (uint64_t)l->time_ms * 1000000)
+                        stop->forced = SANDBOX_TIME;
+                else if (now >= deadline)
+                        stop->forced = SANDBOX_WALL;
+                else if (run->cancel && atomic_load(run->cancel))
+                        stop->cancelled = true;
+                else
+                        continue;
+                r = send_raw(sb, sb->env->kill_msg, sb->env->kill_len, NULL, 0, err);
+                if (r < 0)
+                        return r;
+                stop->kill_sent = true;
+                kill_deadline = now + 2000000;
+        }
+}
+
+static int exec_run(struct sandbox *sb, const struct sandbox_run *run, struct capture *cap,
+                    size_t n_cap, struct sandbox_result *ret_result, struct gv_err *err)
 {
         struct sandbox_env *env = sb->env;
         struct sandbox_limits l = run->limits;
@@ -784,11 +876,10 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         struct proto_cmd cmd = {.kind = PROTO_EXECVE, .sync = true, .policy = run->policy};
         struct proto_reply reply = {0};
         struct cgroup_stats st = {0};
-        enum sandbox_status forced = SANDBOX_OK;
+        struct stop stop = {.forced = SANDBOX_OK};
         int fds[4];
         size_t n_argv = 0, n_env = 0;
-        uint64_t t_sent, t0, t_end, deadline, cpu_ns = 0;
-        bool kill_sent = false, cancelled = false;
+        uint64_t t_sent, t0, t_end;
         pid_t pid = 0;
         int r;
 
@@ -824,6 +915,10 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         fds[0] = run->stdin_fd >= 0 ? run->stdin_fd : env->devnull;
         fds[1] = run->stdout_fd >= 0 ? run->stdout_fd : env->devnull;
         fds[2] = run->stderr_fd >= 0 ? run->stderr_fd : env->devnull;
+        for (size_t i = 0; i < n_cap; i++) /* the pipes instead of the files they fill */
+                for (int k = 1; k <= 2; k++)
+                        if (fds[k] == cap[i].dst)
+                                fds[k] = cap[i].wr;
         cmd.n_fds = 3;
         if (run->exe_fd >= 0) {
                 fds[3] = run->exe_fd;
@@ -840,6 +935,10 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         sb->uses++;
         t_sent = now_us();
         r = send_cmd(sb, &cmd, fds, cmd.n_fds, err);
+        for (size_t i = 0; i < n_cap; i++) { /* the program holds them now: end of file is its */
+                close(cap[i].wr);
+                cap[i].wr = -1;
+        }
         if (r < 0)
                 return r;
 
@@ -878,64 +977,23 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         if (r < 0)
                 return r;
 
-        /* wait for the end, enforcing the wall clock here and the cpu time by polling the
-         * cgroup: as often as the remaining cpu time could run out on all cores */
-        deadline = t0 + (uint64_t)l.wall_ms * 1000;
-        for (;;) {
-                struct pollfd p = {.fd = sb->sock, .events = POLLIN};
-                uint64_t now = now_us(), wait_us;
-
-                if (kill_sent) {
-                        wait_us = 2000000;
-                } else {
-                        wait_us = deadline > now ? deadline - now : 0;
-                        if (l.time_ms) {
-                                uint64_t limit_ns = (uint64_t)l.time_ms * 1000000, left;
-
-                                left = limit_ns > cpu_ns ? (limit_ns - cpu_ns) / 2000 : 0;
-                                if (left < 1000)
-                                        left = 1000;
-                                if (left < wait_us)
-                                        wait_us = left;
-                        }
-                        if (run->cancel && wait_us > SANDBOX_CANCEL_MS * 1000)
-                                wait_us = SANDBOX_CANCEL_MS * 1000;
-                }
-                r = poll(&p, 1, (int)((wait_us + 999) / 1000));
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return broken(sb, err, -errno, "poll");
-                if (r > 0)
-                        break;
-                if (kill_sent)
-                        return broken(sb, err, -ETIMEDOUT, "did not end a killed run");
-                now = now_us();
-                if (l.time_ms && sandbox__cgroup_cpu_ns(sb->cg, &cpu_ns) == 0 &&
-                    cpu_ns > (uint64_t)l.time_ms * 1000000)
-                        forced = SANDBOX_TIME;
-                else if (now >= deadline)
-                        forced = SANDBOX_WALL;
-                else if (run->cancel && atomic_load(run->cancel))
-                        cancelled = true;
-                else
-                        continue;
-                r = send_raw(sb, env->kill_msg, env->kill_len, NULL, 0, err);
-                if (r < 0)
-                        return r;
-                kill_sent = true;
-        }
+        r = wait_run(sb, run, &l, t0, cap, n_cap, &stop, err);
+        if (r < 0)
+                return r;
         r = recv_reply(sb, 0, &reply, NULL, NULL, NULL, err);
         if (r < 0)
                 return r;
+        /* every process of the run is gone: what the pipes still hold is the rest */
+        for (size_t i = 0; i < n_cap && !stop.host_err; i++)
+                stop.host_err = capture_drain(&cap[i], l.output_kib * 1024, err);
         t_end = now_us();
         res.wall_us = t_end - t0;
         if (reply.kind != PROTO_R_FINISHED)
                 r = broken_msg(sb, err, "%s reply where finished was expected",
                                proto_reply_kind_name(reply.kind));
         else
-                r = check_finished(sb, &reply, kill_sent, t_end - t_sent, err);
-        if (r == 0 && kill_sent && reply.status != PROTO_KILLED)
+                r = check_finished(sb, &reply, stop.kill_sent, t_end - t_sent, err);
+        if (r == 0 && stop.kill_sent && reply.status != PROTO_KILLED)
                 r = take_late_kill_reply(sb, err);
         if (r == 0)
                 r = check_quiet(sb, err);
@@ -950,20 +1008,39 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         res.wall_ms = (uint32_t)(res.wall_us / 1000);
         res.memory_kib = st.memory_peak / 1024;
         res.maxrss_kib = reply.maxrss_kib;
-        classify(&res, &reply, &l, &st, forced);
+        if (captures_over(cap, n_cap))
+                stop.forced = SANDBOX_OUTPUT; /* it ended by itself, its output cut */
+        classify(&res, &reply, &l, &st, stop.forced);
         proto_reply_done(&reply);
-        /* a program that ignores SIGXFSZ gets EFBIG and may exit quietly: its output is still
-         * cut, and that is the output limit */
+        /* output of exactly the limit is the limit too, as RLIMIT_FSIZE has it for files */
         if (l.output_kib && (res.status == SANDBOX_OK || res.status == SANDBOX_NONZERO ||
-                             res.status == SANDBOX_SIGNAL)) {
-                struct stat sst;
-
-                if (fstat(fds[1], &sst) == 0 && S_ISREG(sst.st_mode) &&
-                    (uint64_t)sst.st_size >= l.output_kib * 1024)
-                        res.status = SANDBOX_OUTPUT;
-        }
-        if (cancelled)
+                             res.status == SANDBOX_SIGNAL))
+                for (size_t i = 0; i < n_cap; i++)
+                        if (cap[i].n >= l.output_kib * 1024)
+                                res.status = SANDBOX_OUTPUT;
+        if (stop.host_err)
+                return stop.host_err;
+        if (stop.cancelled)
                 return gv_err_set(err, -ECANCELED, "cancelled");
         *ret_result = res;
         return 0;
+}
+
+int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
+                 struct sandbox_result *ret_result, struct gv_err *err)
+{
+        struct capture cap[2];
+        size_t n_cap = 0;
+        int r = 0;
+
+        /* stdout, and stderr unless it is the same file (a compile's log) */
+        if (capture_wanted(run->stdout_fd))
+                r = capture_open(&cap[n_cap++], run->stdout_fd, err);
+        if (r == 0 && run->stderr_fd != run->stdout_fd && capture_wanted(run->stderr_fd))
+                r = capture_open(&cap[n_cap++], run->stderr_fd, err);
+        if (r == 0)
+                r = exec_run(sb, run, cap, n_cap, ret_result, err);
+        for (size_t i = 0; i < n_cap; i++)
+                capture_close(&cap[i]);
+        return r;
 }

@@ -104,6 +104,23 @@ int main(int argc, char **argv)
                         if (write(1, buf, sizeof(buf)) < 0)
                                 return 4;
         }
+        if (!strcmp(mode, "write")) { /* write FD BYTES: exactly that many bytes, then exit 0 */
+                static char buf[65536];
+                int fd = argc > 2 ? atoi(argv[2]) : 1;
+                long long left = argc > 3 ? atoll(argv[3]) : 0;
+
+                memset(buf, 'y', sizeof(buf));
+                while (left > 0) {
+                        ssize_t n =
+                                write(fd, buf,
+                                      left < (long long)sizeof(buf) ? (size_t)left : sizeof(buf));
+
+                        if (n <= 0)
+                                return 4;
+                        left -= n;
+                }
+                return 0;
+        }
         if (!strcmp(mode, "forkbomb")) {
                 for (;;)
                         fork();

@@ -221,14 +221,104 @@ static void test_stack_overflow_is_a_signal(void **state)
         assert_int_equal(o.res.signal, SIGSEGV);
 }
 
+/* Runs prog with stdout and stderr into memory files (or out_fd as stdout when >= 0); returns
+ * the sizes written. */
+static void run_captured(const struct sandbox_limits *l, int out_fd, struct sandbox_result *res,
+                         off_t *ret_out, off_t *ret_err, const char *const *argv)
+{
+        int out = out_fd >= 0 ? out_fd : memfd_create("out", MFD_CLOEXEC),
+            errf = memfd_create("err", MFD_CLOEXEC);
+        struct sandbox_run run = {.argv = argv,
+                                  .stdin_fd = -1,
+                                  .stdout_fd = out,
+                                  .stderr_fd = errf,
+                                  .exe_fd = prog_fd,
+                                  .policy = PROTO_POLICY_RUN,
+                                  .limits = *l};
+        struct gv_err err = {0};
+        struct sandbox *sb;
+
+        assert_true(out >= 0 && errf >= 0);
+        assert_int_equal(sandbox_pool_acquire(pool, acquire_timeout_ms(), &sb, &err), 0);
+        if (sandbox_exec(sb, &run, res, &err) < 0)
+                fail_msg("sandbox_exec: %s", err.msg);
+        sandbox_pool_release(pool, sb);
+        *ret_out = lseek(out, 0, SEEK_END);
+        *ret_err = lseek(errf, 0, SEEK_END);
+        if (out_fd < 0)
+                close(out);
+        close(errf);
+}
+
 static void test_output_flood_is_output_limit(void **state)
 {
-        struct sandbox_limits l = {.output_kib = 1024};
+        struct sandbox_limits l = {.time_ms = 5000, .output_kib = 1024};
+        struct sandbox_result res;
+        off_t out, errs;
         struct out o;
 
         (void)state;
         run_prog(&l, PROTO_POLICY_RUN, NULL, &o, "flood", NULL);
         assert_int_equal(o.res.status, SANDBOX_OUTPUT);
+        /* cut at the limit, to the byte */
+        run_captured(&l, -1, &res, &out, &errs, (const char *[]){"prog", "flood", NULL});
+        assert_int_equal(res.status, SANDBOX_OUTPUT);
+        assert_int_equal(out, 1024 * 1024);
+        /* stderr has the same limit */
+        run_captured(&l, -1, &res, &out, &errs,
+                     (const char *[]){"prog", "write", "2", "3000000", NULL});
+        assert_int_equal(res.status, SANDBOX_OUTPUT);
+        assert_int_equal(errs, 1024 * 1024);
+        /* exactly the limit is the limit too (as RLIMIT_FSIZE has it for files); one byte less
+         * is fine */
+        run_captured(&l, -1, &res, &out, &errs,
+                     (const char *[]){"prog", "write", "1", "1048576", NULL});
+        assert_int_equal(res.status, SANDBOX_OUTPUT);
+        run_captured(&l, -1, &res, &out, &errs,
+                     (const char *[]){"prog", "write", "1", "1048575", NULL});
+        assert_int_equal(res.status, SANDBOX_OK);
+        assert_int_equal(out, 1048575);
+}
+
+static void test_output_does_not_count_as_memory(void **state)
+{
+        /* 48 MiB of output under a 32 MiB memory limit: the host holds the output */
+        struct sandbox_limits l = {
+                .time_ms = 5000, .memory_kib = 32 * 1024, .output_kib = 64 * 1024};
+        struct sandbox_result res;
+        off_t out, errs;
+
+        (void)state;
+        run_captured(&l, -1, &res, &out, &errs,
+                     (const char *[]){"prog", "write", "1", "50331648", NULL});
+        fprintf(stderr, "48 MiB written: status %s, peak %" PRIu64 " KiB\n",
+                sandbox_status_name(res.status), res.memory_kib);
+        assert_int_equal(res.status, SANDBOX_OK);
+        assert_int_equal(out, 48 << 20);
+        assert_true(res.memory_kib < 8 * 1024);
+}
+
+static void test_output_into_an_append_only_file_is_copied(void **state)
+{
+        /* splice refuses O_APPEND files: the capture copies instead */
+        char path[] = "/var/tmp/gavel-test-append-XXXXXX";
+        struct sandbox_limits l = {.time_ms = 5000, .output_kib = 1024};
+        struct sandbox_result res;
+        off_t out, errs;
+        int fd = mkstemp(path), app;
+
+        (void)state;
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "head\n", 5), 5);
+        app = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        unlink(path);
+        assert_true(app >= 0);
+        run_captured(&l, app, &res, &out, &errs,
+                     (const char *[]){"prog", "write", "1", "300000", NULL});
+        assert_int_equal(res.status, SANDBOX_OK);
+        assert_int_equal(lseek(fd, 0, SEEK_END), 5 + 300000);
+        close(app);
+        close(fd);
 }
 
 static void test_fork_bomb_is_contained(void **state)
@@ -670,6 +760,8 @@ int main(void)
                 cmocka_unit_test(test_peak_memory_is_reported),
                 cmocka_unit_test(test_stack_overflow_is_a_signal),
                 cmocka_unit_test(test_output_flood_is_output_limit),
+                cmocka_unit_test(test_output_does_not_count_as_memory),
+                cmocka_unit_test(test_output_into_an_append_only_file_is_copied),
                 cmocka_unit_test(test_fork_bomb_is_contained),
                 cmocka_unit_test(test_cpu_of_threads_is_counted),
                 cmocka_unit_test(test_cpu_of_unreaped_children_is_counted),
