@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,14 +97,18 @@ static int bare_run(bool vfork_style, uint64_t *ret_ns)
         return 0;
 }
 
-static int pooled_run(struct sandbox_pool *pool, uint64_t *ret_ns, uint64_t *ret_exec_ns,
-                      struct gv_err *err)
+/* /bin/true in a pooled container; with capture, its stdout and stderr go to memory files
+ * through the host's pipes, as a judged program's do. */
+static int pooled_run(struct sandbox_pool *pool, bool capture, uint64_t *ret_ns,
+                      uint64_t *ret_exec_ns, struct gv_err *err)
 {
         static const char *const argv[] = {"/bin/true", NULL};
+        cleanup_fd int out = capture ? memfd_create("out", MFD_CLOEXEC) : -1;
+        cleanup_fd int errs = capture ? memfd_create("err", MFD_CLOEXEC) : -1;
         struct sandbox_run run = {.argv = argv,
                                   .stdin_fd = -1,
-                                  .stdout_fd = -1,
-                                  .stderr_fd = -1,
+                                  .stdout_fd = out,
+                                  .stderr_fd = errs,
                                   .exe_fd = -1,
                                   .policy = PROTO_POLICY_RUN,
                                   .limits = {.time_ms = 1000, .memory_kib = 64 * 1024}};
@@ -175,6 +180,7 @@ static int bench_sandbox(int argc, char **argv)
                       spawn = {"    bare posix_spawn+wait", 0},
                       pooled = {"(b) pooled container, whole cycle", 0},
                       exec_only = {"    of which sandbox_exec", 0},
+                      captured = {"    sandbox_exec, output captured", 0},
                       create = {"(c) container create+destroy", 0};
         struct sandbox_conf conf;
         struct sandbox_pool *pool = NULL;
@@ -212,6 +218,7 @@ static int bench_sandbox(int argc, char **argv)
         spawn.v = xcalloc(runs, sizeof(uint64_t));
         pooled.v = xcalloc(runs, sizeof(uint64_t));
         exec_only.v = xcalloc(runs, sizeof(uint64_t));
+        captured.v = xcalloc(runs, sizeof(uint64_t));
         create.v = xcalloc(ncreate, sizeof(uint64_t));
 
         sandbox_conf_default(&conf);
@@ -223,7 +230,7 @@ static int bench_sandbox(int argc, char **argv)
         for (int i = 0; i < 20 && r == 0; i++) {
                 uint64_t t, e;
 
-                r = pooled_run(pool, &t, &e, &err);
+                r = pooled_run(pool, i % 2, &t, &e, &err);
                 if (r == 0)
                         r = bare_run(false, &t);
         }
@@ -240,11 +247,19 @@ static int bench_sandbox(int argc, char **argv)
                         break;
                 }
                 bare.n++;
-                r = pooled_run(pool, &pooled.v[pooled.n], &exec_only.v[exec_only.n], &err);
+                r = pooled_run(pool, false, &pooled.v[pooled.n], &exec_only.v[exec_only.n], &err);
                 if (r < 0)
                         break;
                 pooled.n++;
                 exec_only.n++;
+                {
+                        uint64_t whole;
+
+                        r = pooled_run(pool, true, &whole, &captured.v[captured.n], &err);
+                        if (r < 0)
+                                break;
+                        captured.n++;
+                }
                 r = bare_run(true, &spawn.v[spawn.n]);
                 if (r < 0) {
                         gv_err_errno(&err, r, "posix_spawn /bin/true");
@@ -268,6 +283,7 @@ static int bench_sandbox(int argc, char **argv)
         print_series(&spawn, json);
         print_series(&pooled, json);
         print_series(&exec_only, json);
+        print_series(&captured, json);
         print_series(&create, json);
         {
                 double a = median(bare.v, bare.n), b = median(pooled.v, pooled.n),
@@ -277,13 +293,15 @@ static int bench_sandbox(int argc, char **argv)
                         printf("{\"runs\":%zu,\"bare_p50_us\":%.1f,\"bare_p95_us\":%.1f,"
                                "\"spawn_p50_us\":%.1f,\"container_p50_us\":%.1f,"
                                "\"container_p95_us\":%.1f,\"exec_p50_us\":%.1f,"
+                               "\"exec_captured_p50_us\":%.1f,"
                                "\"create_p50_us\":%.1f,\"create_p95_us\":%.1f,\"ratio\":%.3f,"
                                "\"create_ratio\":%.2f,\"init_rss_kib\":%" PRIu64
                                ",\"cgroup_mode\":\"%s\",\"userns\":%s}\n",
                                runs, a, pct(bare.v, bare.n, 95), median(spawn.v, spawn.n), b,
-                               pct(pooled.v, pooled.n, 95), median(exec_only.v, exec_only.n), cc,
-                               pct(create.v, create.n, 95), b / a, cc / b, init_rss,
-                               stats.cgroup_mode, stats.userns ? "true" : "false");
+                               pct(pooled.v, pooled.n, 95), median(exec_only.v, exec_only.n),
+                               median(captured.v, captured.n), cc, pct(create.v, create.n, 95),
+                               b / a, cc / b, init_rss, stats.cgroup_mode,
+                               stats.userns ? "true" : "false");
                 } else {
                         printf("ratio b/a (p50)   %.3f\n", b / a);
                         printf("ratio c/b (p50)   %.2f\n", cc / b);
@@ -298,6 +316,7 @@ out:
         free(spawn.v);
         free(pooled.v);
         free(exec_only.v);
+        free(captured.v);
         free(create.v);
         if (r < 0) {
                 fprintf(stderr, "gavel bench: %s\n", err.msg);
