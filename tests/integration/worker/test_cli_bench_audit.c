@@ -5,7 +5,6 @@
  * database directory removed afterwards, and a bad --jobs refused with a usage error.
  */
 #include <dirent.h>
-#include <jansson.h>
 
 /* clang-format off */
 #include <setjmp.h>
@@ -14,7 +13,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "tests/integration/worker/gproc.h"
+#include "tests/integration/worker/gjson.h"
 
 #define BENCH_DIR_PREFIX "gavel-bench-audit-"
 
@@ -32,53 +31,37 @@ static int bench_dirs(void)
         return n;
 }
 
-static double num(json_t *json, const char *key)
-{
-        json_t *v = json_object_get(json, key);
-
-        if (!json_is_number(v))
-                fail_msg("key %s missing or not a number", key);
-        return json_number_value(v);
-}
-
 static void test_json_figures(void **state)
 {
-        char dir[64], *out, *err;
+        char dir[64], *err;
         int before = bench_dirs();
-        json_error_t jerr;
         json_t *json;
 
         (void)state;
         gproc_tmpdir(dir, sizeof(dir));
-        assert_int_equal(
-                gproc_run(dir, "bench",
-                          (const char *[]){"bench", "audit", "--jobs", "12", "--json", NULL},
-                          120000),
-                0);
-        out = gproc_slurp(GPROC_OUT(dir, "bench"));
+        json = gjson_run(dir, "bench",
+                         (const char *[]){"bench", "audit", "--jobs", "12", "--json", NULL},
+                         120000);
         err = gproc_slurp(GPROC_ERR(dir, "bench"));
         assert_string_equal(err, "");
-        json = json_loads(out, 0, &jerr);
-        if (!json)
-                fail_msg("not JSON (%s): %s", jerr.text, out);
-        assert_int_equal(num(json, "jobs"), 12);
-        assert_int_equal(num(json, "records"), 12 * 20);
-        assert_int_equal(num(json, "runs"), 5);
+        assert_int_equal(gjson_num(json, "jobs"), 12);
+        assert_int_equal(gjson_num(json, "records"), 12 * 20);
+        assert_int_equal(gjson_num(json, "runs"), 5);
         /* a job with a ~1 KiB source, a verdict with 8 tests */
-        assert_in_range(num(json, "job_bytes"), 1024, 1400);
-        assert_in_range(num(json, "verdict_bytes"), 200, 2000);
-        assert_true(num(json, "records_per_s") > 0);
-        assert_true(num(json, "jobs_per_s") > 0);
-        assert_true(num(json, "record_queue_p50_us") > 0);
-        assert_true(num(json, "record_queue_p50_us") <= num(json, "record_queue_p99_us"));
-        assert_true(num(json, "pending_p50_ms") > 0);
-        assert_true(num(json, "pending_p50_ms") <= num(json, "pending_p95_ms"));
-        assert_true(num(json, "pending_p95_ms") <= num(json, "pending_p99_ms"));
+        assert_in_range(gjson_num(json, "job_bytes"), 1024, 1400);
+        assert_in_range(gjson_num(json, "verdict_bytes"), 200, 2000);
+        assert_true(gjson_num(json, "records_per_s") > 0);
+        assert_true(gjson_num(json, "jobs_per_s") > 0);
+        assert_true(gjson_num(json, "record_queue_p50_us") > 0);
+        assert_true(gjson_num(json, "record_queue_p50_us") <=
+                    gjson_num(json, "record_queue_p99_us"));
+        assert_true(gjson_num(json, "pending_p50_ms") > 0);
+        assert_true(gjson_num(json, "pending_p50_ms") <= gjson_num(json, "pending_p95_ms"));
+        assert_true(gjson_num(json, "pending_p95_ms") <= gjson_num(json, "pending_p99_ms"));
         /* a job's life includes its durable verdict: not much more than 1000 / p50 a second */
-        assert_true(num(json, "jobs_per_s") <= 2000.0 / num(json, "pending_p50_ms"));
+        assert_true(gjson_num(json, "jobs_per_s") <= 2000.0 / gjson_num(json, "pending_p50_ms"));
         assert_int_equal(bench_dirs(), before);
         json_decref(json);
-        free(out);
         free(err);
         gproc_rmdir(dir);
 }

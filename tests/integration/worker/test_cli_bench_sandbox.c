@@ -4,7 +4,6 @@
  * figures are there and sane (positive, p50 <= p95, the ratios what the medians say, an init of
  * a few hundred KiB), the table with every row, and a bad --runs refused with a usage error.
  */
-#include <jansson.h>
 #include <math.h>
 
 /* clang-format off */
@@ -14,49 +13,32 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "tests/integration/worker/gproc.h"
-
-static double num(json_t *json, const char *key)
-{
-        json_t *v = json_object_get(json, key);
-
-        if (!json_is_number(v))
-                fail_msg("key %s missing or not a number", key);
-        return json_number_value(v);
-}
+#include "tests/integration/worker/gjson.h"
 
 static void test_json_figures(void **state)
 {
         static const char *const p50s[] = {"bare_p50_us", "spawn_p50_us",  "container_p50_us",
                                            "exec_p50_us", "create_p50_us", "exec_captured_p50_us"};
-        char dir[64], *out;
-        json_error_t jerr;
+        char dir[64];
         json_t *json;
 
         (void)state;
         gproc_tmpdir(dir, sizeof(dir));
-        assert_int_equal(
-                gproc_run(dir, "bench",
-                          (const char *[]){"bench", "sandbox", "--runs", "20", "--json", NULL},
-                          120000),
-                0);
-        out = gproc_slurp(GPROC_OUT(dir, "bench"));
-        json = json_loads(out, 0, &jerr);
-        if (!json)
-                fail_msg("not JSON (%s): %s", jerr.text, out);
-        assert_int_equal(num(json, "runs"), 20);
+        json = gjson_run(dir, "bench",
+                         (const char *[]){"bench", "sandbox", "--runs", "20", "--json", NULL},
+                         120000);
+        assert_int_equal(gjson_num(json, "runs"), 20);
         for (size_t i = 0; i < sizeof(p50s) / sizeof(p50s[0]); i++)
-                assert_true(num(json, p50s[i]) > 0);
-        assert_true(num(json, "bare_p50_us") <= num(json, "bare_p95_us"));
-        assert_true(num(json, "container_p50_us") <= num(json, "container_p95_us"));
-        assert_true(num(json, "create_p50_us") <= num(json, "create_p95_us"));
+                assert_true(gjson_num(json, p50s[i]) > 0);
+        assert_true(gjson_num(json, "bare_p50_us") <= gjson_num(json, "bare_p95_us"));
+        assert_true(gjson_num(json, "container_p50_us") <= gjson_num(json, "container_p95_us"));
+        assert_true(gjson_num(json, "create_p50_us") <= gjson_num(json, "create_p95_us"));
         /* the exec is part of the whole cycle */
-        assert_true(num(json, "exec_p50_us") <= num(json, "container_p50_us"));
-        assert_true(fabs(num(json, "ratio") -
-                         num(json, "container_p50_us") / num(json, "bare_p50_us")) < 0.01);
-        assert_in_range(num(json, "init_rss_kib"), 100, 64 * 1024);
+        assert_true(gjson_num(json, "exec_p50_us") <= gjson_num(json, "container_p50_us"));
+        assert_true(fabs(gjson_num(json, "ratio") - gjson_num(json, "container_p50_us") /
+                                                            gjson_num(json, "bare_p50_us")) < 0.01);
+        assert_in_range(gjson_num(json, "init_rss_kib"), 100, 64 * 1024);
         json_decref(json);
-        free(out);
         gproc_rmdir(dir);
 }
 
