@@ -496,14 +496,35 @@ static int start_audit(struct worker *w, struct gv_err *err)
 /* ---- running ----------------------------------------------------------------------------------
  */
 
+/* One line of counters for operators: what came in, went out, is being judged, and whether jobs
+ * are being taken. */
+static void log_status(struct worker *w, bool held)
+{
+        struct queue_eos_stats st;
+
+        queue_eos_stats(w->eos, &st);
+        log_info("status",
+                 "received=%" PRIu64 " published=%" PRIu64 " skipped=%" PRIu64 " abandoned=%" PRIu64
+                 " in_flight=%u busy_slots=%u/%u transactions=%" PRIu64 " aborts=%" PRIu64
+                 " rebalances=%" PRIu64 " taking_jobs=%s",
+                 st.received, st.published, st.skipped, st.abandoned, queue_eos_in_flight(w->eos),
+                 judge_busy(w->judge), judge_slots(w->judge), st.transactions, st.aborts,
+                 st.rebalances, held ? "no" : "yes");
+}
+
 /* Polls until told to stop or the session fails; returns 0 or the session's error. */
 static int serve(struct worker *w)
 {
+        int64_t next_status = mono_ms() + w->conf.status_interval_ms;
         struct gv_err err = {0};
         bool held = false;
         int r;
 
         while (!worker_stop) {
+                if (w->conf.status_interval_ms && mono_ms() >= next_status) {
+                        log_status(w, held);
+                        next_status = mono_ms() + w->conf.status_interval_ms;
+                }
                 r = queue_eos_poll(w->eos, 1000, &err);
                 if (r < 0) {
                         log_error("kafka session failed", "err=\"%s\"", err.msg);

@@ -22,6 +22,7 @@ void worker_config_init(struct worker_config *conf)
                 .topic_dlq = xstrdup(QUEUE_TOPIC_DLQ),
                 .batch_max = 64,
                 .grace_ms = 30000,
+                .status_interval_ms = 60000,
                 .mock_compat = QUEUE_MOCK_COMPAT_AUTO,
         };
 }
@@ -248,6 +249,7 @@ int worker_config_load(struct worker_config *conf, const char *path, struct gv_e
                 "batch",
                 YML_MS_KEYS("session_timeout"),
                 YML_MS_KEYS("shutdown_grace"),
+                YML_MS_KEYS("status_interval"),
                 "mock_compat",
                 "limits",
                 "problems",
@@ -289,6 +291,8 @@ int worker_config_load(struct worker_config *conf, const char *path, struct gv_e
                 r = get_ms(&root, "session_timeout", 1000, 3600000, &conf->session_timeout_ms, err);
         if (r == 0)
                 r = get_ms(&root, "shutdown_grace", 0, 3600000, &conf->grace_ms, err);
+        if (r == 0)
+                r = get_ms(&root, "status_interval", 0, 86400000, &conf->status_interval_ms, err);
         if (r == 0)
                 r = load_mock_compat(conf, &root, err);
         if (r == 0 && (r = get_section(&root, "limits", limit_keys, &limits, err)) > 0) {

@@ -32,6 +32,7 @@ struct worker_config {
         unsigned linger_ms;   /* how long a verdict may wait for batch-mates (0) */
         unsigned session_timeout_ms; /* the group's session timeout; 0: librdkafka's 45 s */
         unsigned grace_ms;           /* on SIGTERM, how long jobs being judged may finish (30 s) */
+        unsigned status_interval_ms; /* a status line in the log this often; 0: never (60 s) */
         enum queue_mock_compat mock_compat; /* auto */
         struct job_limits max_limits;       /* a job asking for more is REJECTED; 0: the engine's */
         struct job_limits default_limits;   /* when neither job nor problem gives one */

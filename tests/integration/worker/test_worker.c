@@ -43,6 +43,7 @@ static int group_setup(void **state)
                  "slots: 2\n"
                  "session_timeout_ms: 6000\n"
                  "shutdown_grace_s: 20\n"
+                 "status_interval_ms: 500\n"
                  "problems: %s/problems\n"
                  "cache_dir: %s/cache\n"
                  "audit: %s/audit.db\n"
@@ -418,6 +419,20 @@ static void test_sigterm_stops_the_worker_cleanly(void **state)
         assert_non_null(strstr(err, "msg=\"stopping\""));
         assert_non_null(strstr(err, "msg=\"stopped\""));
         assert_null(strstr(err, "level=error"));
+        /* the periodic status line, with the jobs of the tests before */
+        {
+                const char *last = NULL, *p = err;
+                unsigned long long published = 0;
+
+                while ((p = strstr(p, "msg=\"status\" received=")))
+                        last = p++;
+                assert_non_null(last);
+                assert_non_null(strstr(last, "busy_slots="));
+                assert_non_null(strstr(last, "taking_jobs=yes"));
+                assert_int_equal(sscanf(strstr(last, "published="), "published=%llu", &published),
+                                 1);
+                assert_true(published >= 10);
+        }
         free(err);
 
         /* the audit log holds every job and every verdict, all committed */

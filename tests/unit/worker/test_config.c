@@ -64,6 +64,7 @@ static void test_every_key_is_read(void **state)
                               "batch: {max: 10, linger_ms: 5}\n"
                               "session_timeout_s: 10\n"
                               "shutdown_grace_ms: 1500\n"
+                              "status_interval_s: 0\n"
                               "mock_compat: off\n"
                               "limits:\n"
                               "  max: {time_s: 10, wall_s: 20, memory_gib: 1, output_mib: 8}\n"
@@ -92,6 +93,7 @@ static void test_every_key_is_read(void **state)
         assert_int_equal(c.linger_ms, 5);
         assert_int_equal(c.session_timeout_ms, 10000);
         assert_int_equal(c.grace_ms, 1500);
+        assert_int_equal(c.status_interval_ms, 0);
         assert_int_equal(c.mock_compat, QUEUE_MOCK_COMPAT_OFF);
         assert_int_equal(c.max_limits.time_ms, 10000);
         assert_int_equal(c.max_limits.wall_ms, 20000);
@@ -133,8 +135,31 @@ static void test_defaults_stay_when_keys_are_absent(void **state)
         assert_int_equal(c.slots, 0);
         assert_int_equal(c.batch_max, 64);
         assert_int_equal(c.grace_ms, 30000);
+        assert_int_equal(c.status_interval_ms, 60000);
         assert_int_equal(c.mock_compat, QUEUE_MOCK_COMPAT_AUTO);
         assert_int_equal(c.n_kafka, 0);
+        worker_config_done(&c);
+}
+
+/* The example an operator starts from (ops/examples/worker.yaml) loads, and says what it says. */
+static void test_the_shipped_example_loads(void **state)
+{
+        struct worker_config c;
+        struct gv_err err = {0};
+
+        (void)state;
+        worker_config_init(&c);
+        if (worker_config_load(&c, GAVEL_SOURCE_DIR "/ops/examples/worker.yaml", &err) < 0)
+                fail_msg("%s", err.msg);
+        assert_string_equal(c.brokers, "127.0.0.1:9092");
+        assert_string_equal(c.topic_verdicts, "gavel.verdicts");
+        assert_int_equal(c.slots, 2);
+        assert_int_equal(c.grace_ms, 30000);
+        assert_int_equal(c.status_interval_ms, 60000);
+        assert_int_equal(c.max_limits.memory_kib, 2 * 1024 * 1024);
+        assert_int_equal(c.default_limits.time_ms, 1000);
+        assert_string_equal(c.problems, "/srv/gavel/problems");
+        assert_int_equal(c.n_kafka, 1);
         worker_config_done(&c);
 }
 
@@ -178,6 +203,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_defaults_stay_when_keys_are_absent, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_mistakes_name_line_and_key, setup, teardown),
+                cmocka_unit_test(test_the_shipped_example_loads),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
