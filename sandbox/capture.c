@@ -26,7 +26,7 @@ int capture_open(struct capture *c, int dst, struct gv_err *err)
 {
         int p[2];
 
-        *c = (struct capture){.rd = -1, .wr = -1, .dst = dst, .splice = true};
+        *c = (struct capture){.rd = -1, .wr = -1, .dst = dst, .splice = true, .sink = -1};
         /* the program's end stays blocking: programs expect writes to wait, not fail */
         if (pipe2(p, O_CLOEXEC) < 0)
                 return gv_err_errno(err, -errno, "output pipe");
@@ -42,14 +42,15 @@ int capture_open(struct capture *c, int dst, struct gv_err *err)
         return 0;
 }
 
-/* One move of at most want bytes: > 0 moved, 0 end of file, -EAGAIN nothing there, or -errno. */
-static ssize_t move(struct capture *c, size_t want)
+/* One move of at most want bytes into to: > 0 moved, 0 end of file, -EAGAIN nothing there, or
+ * -errno. */
+static ssize_t move(struct capture *c, int to, size_t want)
 {
         char buf[65536];
         ssize_t n, done = 0;
 
         if (c->splice) {
-                n = splice(c->rd, NULL, c->dst, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                n = splice(c->rd, NULL, to, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (n >= 0)
                         return n;
                 if (errno != EINVAL)
@@ -60,7 +61,7 @@ static ssize_t move(struct capture *c, size_t want)
         if (n <= 0)
                 return n < 0 ? -errno : 0;
         while (done < n) {
-                ssize_t w = write(c->dst, buf + done, (size_t)(n - done));
+                ssize_t w = write(to, buf + done, (size_t)(n - done));
 
                 if (w < 0 && errno == EINTR)
                         continue;
@@ -75,9 +76,15 @@ int capture_drain(struct capture *c, uint64_t limit, struct gv_err *err)
 {
         while (c->rd >= 0 && !c->over) {
                 size_t want = CHUNK;
+                int to = c->dst;
                 ssize_t n;
 
-                if (limit && c->n >= limit) {
+                if (c->keep) { /* the head kept, the rest dropped, never over */
+                        if (c->n < c->keep && c->keep - c->n < want)
+                                want = (size_t)(c->keep - c->n);
+                        if (c->n >= c->keep)
+                                to = c->sink;
+                } else if (limit && c->n >= limit) {
                         struct pollfd p = {.fd = c->rd, .events = POLLIN};
                         int pending = 0;
 
@@ -89,9 +96,9 @@ int capture_drain(struct capture *c, uint64_t limit, struct gv_err *err)
                                 break;
                         return 0;
                 }
-                if (limit && limit - c->n < want)
+                if (!c->keep && limit && limit - c->n < want)
                         want = (size_t)(limit - c->n);
-                n = move(c, want);
+                n = move(c, to, want);
                 if (n == -EINTR)
                         continue;
                 if (n == -EAGAIN)

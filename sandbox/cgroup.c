@@ -1338,6 +1338,9 @@ static int recreate(struct cgroup *cg, struct gv_err *err)
         const struct cgroup_sys *sys = cg->sys;
         int r;
 
+        /* nothing written to the old set holds for the new one, even if making it fails */
+        cg->runs = 0;
+        cg->mem_known = cg->pids_known = false;
         files_close(cg);
         for (int i = sys->nh - 1; i >= 0; i--) {
                 close(cg->dirfd[i]);
@@ -1352,8 +1355,6 @@ static int recreate(struct cgroup *cg, struct gv_err *err)
         r = files_open(cg, err);
         if (r < 0)
                 return r;
-        cg->runs = 0;
-        cg->mem_known = cg->pids_known = false;
         return sandbox__cgroup_set_limits(cg, cg->memory_bytes, cg->pids_max, err);
 }
 

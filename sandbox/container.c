@@ -812,7 +812,7 @@ static int wait_run(struct sandbox *sb, const struct sandbox_run *run,
                 size_t np = 1;
                 int r;
 
-                for (size_t i = 0; i < n_cap; i++)
+                for (size_t i = 0; i < n_cap && !stop->host_err; i++) /* else: nowhere to put it */
                         if (cap[i].rd >= 0 && !cap[i].over)
                                 p[np++] = (struct pollfd){.fd = cap[i].rd, .events = POLLIN};
                 if (stop->kill_sent) {
@@ -926,12 +926,14 @@ static int exec_run(struct sandbox *sb, const struct sandbox_run *run, struct ca
                 cmd.fexecve = true;
         }
 
+        /* a cgroup set that could not be limited or made anew must not run anything again */
         r = sandbox__cgroup_set_limits(sb->cg, l.memory_kib * 1024, l.pids, err);
-        if (r < 0)
+        if (r == 0)
+                r = sandbox__cgroup_begin(sb->cg, err);
+        if (r < 0) {
+                sb->broken = true;
                 return r;
-        r = sandbox__cgroup_begin(sb->cg, err);
-        if (r < 0)
-                return r;
+        }
         sb->uses++;
         t_sent = now_us();
         r = send_cmd(sb, &cmd, fds, cmd.n_fds, err);
@@ -983,10 +985,10 @@ static int exec_run(struct sandbox *sb, const struct sandbox_run *run, struct ca
         r = recv_reply(sb, 0, &reply, NULL, NULL, NULL, err);
         if (r < 0)
                 return r;
+        t_end = now_us();
         /* every process of the run is gone: what the pipes still hold is the rest */
         for (size_t i = 0; i < n_cap && !stop.host_err; i++)
                 stop.host_err = capture_drain(&cap[i], l.output_kib * 1024, err);
-        t_end = now_us();
         res.wall_us = t_end - t0;
         if (reply.kind != PROTO_R_FINISHED)
                 r = broken_msg(sb, err, "%s reply where finished was expected",
@@ -1016,7 +1018,7 @@ static int exec_run(struct sandbox *sb, const struct sandbox_run *run, struct ca
         if (l.output_kib && (res.status == SANDBOX_OK || res.status == SANDBOX_NONZERO ||
                              res.status == SANDBOX_SIGNAL))
                 for (size_t i = 0; i < n_cap; i++)
-                        if (cap[i].n >= l.output_kib * 1024)
+                        if (!cap[i].keep && cap[i].n >= l.output_kib * 1024)
                                 res.status = SANDBOX_OUTPUT;
         if (stop.host_err)
                 return stop.host_err;
@@ -1036,8 +1038,11 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_run *run,
         /* stdout, and stderr unless it is the same file (a compile's log) */
         if (capture_wanted(run->stdout_fd))
                 r = capture_open(&cap[n_cap++], run->stdout_fd, err);
-        if (r == 0 && run->stderr_fd != run->stdout_fd && capture_wanted(run->stderr_fd))
-                r = capture_open(&cap[n_cap++], run->stderr_fd, err);
+        if (r == 0 && run->stderr_fd != run->stdout_fd && capture_wanted(run->stderr_fd)) {
+                r = capture_open(&cap[n_cap], run->stderr_fd, err);
+                cap[n_cap].keep = run->stderr_keep; /* the rest to /dev/null */
+                cap[n_cap++].sink = sb->env->devnull;
+        }
         if (r == 0)
                 r = exec_run(sb, run, cap, n_cap, ret_result, err);
         for (size_t i = 0; i < n_cap; i++)

@@ -69,6 +69,10 @@ struct sandbox_run {
         /* Borrowed, or NULL. Set while the program runs, it is killed within SANDBOX_CANCEL_MS
          * and sandbox_exec returns -ECANCELED; the container stays usable. */
         const atomic_bool *cancel;
+        /* > 0: only this many bytes of stderr (a file apart from stdout) are kept, the rest is
+         * read and dropped, and stderr does not count for the output limit (a program's debug
+         * output then costs it time, not a verdict). 0: stderr is limited like stdout. */
+        uint64_t stderr_keep;
 };
 #define SANDBOX_CANCEL_MS 50
 

@@ -1015,6 +1015,9 @@ static int execute(struct job_ctx *ctx, size_t i, struct sandbox_result *res, in
                         .policy = PROTO_POLICY_RUN,
                         .limits = ctx->run_limits,
                         .cancel = ctx->req->cancel, /* a long test ends at once on a revoke */
+                        /* only the head of stderr is ever read: a program's debug output costs
+                         * it time, not memory of the host and not an OLE */
+                        .stderr_keep = ctx->judge->conf.stderr_max,
                 };
 
                 r = sandbox_exec(sb, &run, res, err);

@@ -223,8 +223,9 @@ static void test_stack_overflow_is_a_signal(void **state)
 
 /* Runs prog with stdout and stderr into memory files (or out_fd as stdout when >= 0); returns
  * the sizes written. */
-static void run_captured(const struct sandbox_limits *l, int out_fd, struct sandbox_result *res,
-                         off_t *ret_out, off_t *ret_err, const char *const *argv)
+static void run_captured(const struct sandbox_limits *l, int out_fd, uint64_t stderr_keep,
+                         struct sandbox_result *res, off_t *ret_out, off_t *ret_err,
+                         const char *const *argv)
 {
         int out = out_fd >= 0 ? out_fd : memfd_create("out", MFD_CLOEXEC),
             errf = memfd_create("err", MFD_CLOEXEC);
@@ -234,7 +235,8 @@ static void run_captured(const struct sandbox_limits *l, int out_fd, struct sand
                                   .stderr_fd = errf,
                                   .exe_fd = prog_fd,
                                   .policy = PROTO_POLICY_RUN,
-                                  .limits = *l};
+                                  .limits = *l,
+                                  .stderr_keep = stderr_keep};
         struct gv_err err = {0};
         struct sandbox *sb;
 
@@ -261,20 +263,24 @@ static void test_output_flood_is_output_limit(void **state)
         run_prog(&l, PROTO_POLICY_RUN, NULL, &o, "flood", NULL);
         assert_int_equal(o.res.status, SANDBOX_OUTPUT);
         /* cut at the limit, to the byte */
-        run_captured(&l, -1, &res, &out, &errs, (const char *[]){"prog", "flood", NULL});
+        run_captured(&l, -1, 0, &res, &out, &errs, (const char *[]){"prog", "flood", NULL});
         assert_int_equal(res.status, SANDBOX_OUTPUT);
         assert_int_equal(out, 1024 * 1024);
-        /* stderr has the same limit */
-        run_captured(&l, -1, &res, &out, &errs,
+        /* stderr has the same limit, unless only its head is kept */
+        run_captured(&l, -1, 0, &res, &out, &errs,
                      (const char *[]){"prog", "write", "2", "3000000", NULL});
         assert_int_equal(res.status, SANDBOX_OUTPUT);
         assert_int_equal(errs, 1024 * 1024);
+        run_captured(&l, -1, 1000, &res, &out, &errs,
+                     (const char *[]){"prog", "write", "2", "3000000", NULL});
+        assert_int_equal(res.status, SANDBOX_OK);
+        assert_int_equal(errs, 1000);
         /* exactly the limit is the limit too (as RLIMIT_FSIZE has it for files); one byte less
          * is fine */
-        run_captured(&l, -1, &res, &out, &errs,
+        run_captured(&l, -1, 0, &res, &out, &errs,
                      (const char *[]){"prog", "write", "1", "1048576", NULL});
         assert_int_equal(res.status, SANDBOX_OUTPUT);
-        run_captured(&l, -1, &res, &out, &errs,
+        run_captured(&l, -1, 0, &res, &out, &errs,
                      (const char *[]){"prog", "write", "1", "1048575", NULL});
         assert_int_equal(res.status, SANDBOX_OK);
         assert_int_equal(out, 1048575);
@@ -289,7 +295,7 @@ static void test_output_does_not_count_as_memory(void **state)
         off_t out, errs;
 
         (void)state;
-        run_captured(&l, -1, &res, &out, &errs,
+        run_captured(&l, -1, 0, &res, &out, &errs,
                      (const char *[]){"prog", "write", "1", "50331648", NULL});
         fprintf(stderr, "48 MiB written: status %s, peak %" PRIu64 " KiB\n",
                 sandbox_status_name(res.status), res.memory_kib);
@@ -313,7 +319,7 @@ static void test_output_into_an_append_only_file_is_copied(void **state)
         app = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
         unlink(path);
         assert_true(app >= 0);
-        run_captured(&l, app, &res, &out, &errs,
+        run_captured(&l, app, 0, &res, &out, &errs,
                      (const char *[]){"prog", "write", "1", "300000", NULL});
         assert_int_equal(res.status, SANDBOX_OK);
         assert_int_equal(lseek(fd, 0, SEEK_END), 5 + 300000);

@@ -761,6 +761,36 @@ static void test_a_large_input_is_not_the_programs_memory(void **state)
         problem_free(p);
 }
 
+static void test_debug_output_on_stderr_is_no_verdict(void **state)
+{
+        /* 10 MiB on stderr under a 1 MiB output limit, then the right answer */
+        static const char chatty_c[] = "#include <stdio.h>\n"
+                                       "#include <string.h>\n"
+                                       "int main(void)\n"
+                                       "{\n"
+                                       "        static char line[1 << 16];\n"
+                                       "        long a, b;\n"
+                                       "        memset(line, 'd', sizeof(line));\n"
+                                       "        for (int i = 0; i < 160; i++)\n"
+                                       "                fwrite(line, 1, sizeof(line), stderr);\n"
+                                       "        if (scanf(\"%ld %ld\", &a, &b) != 2)\n"
+                                       "                return 1;\n"
+                                       "        printf(\"%ld\\n\", a + b);\n"
+                                       "        return 0;\n"
+                                       "}\n";
+        struct verdict v;
+        struct job job;
+
+        (void)state;
+        job_init(&job, "chatty", "c", chatty_c);
+        add_sums(&job, 2);
+        job.limits =
+                (struct job_limits){.time_ms = 3000, .memory_kib = 64 * 1024, .output_kib = 1024};
+        judge_expect(&job, SCHEMA_AC, &v);
+        verdict_done(&v);
+        job_done(&job);
+}
+
 /* ---- a container that dies, a job cancelled mid-test ----------------------------------- */
 
 /* Spins on "0 0"; answers every other test. */
@@ -1121,6 +1151,7 @@ int main(void)
                 cmocka_unit_test(test_failing_custom_checker_is_a_system_error),
                 cmocka_unit_test(test_container_dying_mid_run_is_a_system_error),
                 cmocka_unit_test(test_a_large_input_is_not_the_programs_memory),
+                cmocka_unit_test(test_debug_output_on_stderr_is_no_verdict),
                 cmocka_unit_test(test_jobs_are_judged_on_every_slot_at_once),
                 cmocka_unit_test(test_cancelled_job_is_abandoned),
                 cmocka_unit_test(test_cancel_ends_a_running_test_at_once),
