@@ -831,6 +831,8 @@ static int wait_run(struct sandbox *sb, const struct sandbox_run *run,
                         if (run->cancel && wait_us > SANDBOX_CANCEL_MS * 1000)
                                 wait_us = SANDBOX_CANCEL_MS * 1000;
                 }
+                if (wait_us > 3600000000u) /* an hour at most: a wall limit of weeks fits no int */
+                        wait_us = 3600000000u;
                 r = poll(p, np, (int)((wait_us + 999) / 1000));
                 if (r < 0 && errno == EINTR)
                         continue;
