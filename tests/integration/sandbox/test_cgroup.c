@@ -349,6 +349,26 @@ static void tree(void *arg)
                 pause();
 }
 
+/* Writes 4 MiB into the tmpfs file arg names and exits: the pages stay charged to the cgroup. */
+static void leave_shmem(void *arg)
+{
+        static char buf[1 << 16];
+        int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+        memset(buf, 's', sizeof(buf));
+        for (int i = 0; fd >= 0 && i < 64; i++)
+                if (write(fd, buf, sizeof(buf)) != sizeof(buf))
+                        _exit(3);
+        _exit(fd >= 0 ? 0 : 2);
+}
+
+static void sleep_forever(void *arg)
+{
+        (void)arg;
+        for (;;)
+                pause();
+}
+
 /* ---- tests -------------------------------------------------------------------------------- */
 
 /* Checks the first line of <mount><own cgroup of ctrl>/<base>/c0/<file>; a missing file passes
@@ -588,6 +608,32 @@ static void test_begin_resets_counters_between_runs(void **state)
         assert_int_equal(st.pids_peak, 0); /* unknown after the first run */
 }
 
+static void test_a_failed_remake_leaves_no_limit_believed_written(void **state)
+{
+        struct fixture *f = *state;
+        char shm[64];
+        int status;
+        pid_t pid, sleeper;
+
+        open_set(f);
+        snprintf(shm, sizeof(shm), "/dev/shm/gavel-test-stale-%d", (int)getpid());
+        assert_int_equal(sandbox__cgroup_set_limits(f->cg, 64 * MIB, 16, &f->err), 0);
+        assert_int_equal(sandbox__cgroup_begin(f->cg, &f->err), 0);
+        pid = spawn(f, leave_shmem, shm);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        /* 4 MiB still charged: the next begin makes the set anew, which a task left inside
+         * makes fail (rmdir: EBUSY) */
+        sleeper = spawn(f, sleep_forever, NULL);
+        assert_true(sandbox__cgroup_begin(f->cg, &f->err) < 0);
+        print_message("remake failed: %s\n", f->err.msg);
+        kill(sleeper, SIGKILL);
+        assert_int_equal(waitpid(sleeper, &status, 0), sleeper);
+        unlink(shm);
+        /* the same limits again must not be taken as already written to a set that is gone */
+        assert_true(sandbox__cgroup_set_limits(f->cg, 64 * MIB, 16, &f->err) < 0);
+}
+
 static void test_attach_of_exited_pid_fails_naming_cgroup_procs(void **state)
 {
         struct fixture *f = *state;
@@ -810,6 +856,7 @@ int main(void)
                 T(test_begin_resets_counters_between_runs, "auto"),
                 T(test_begin_resets_counters_between_runs, "v1"),
                 T(test_attach_of_exited_pid_fails_naming_cgroup_procs, "auto"),
+                T(test_a_failed_remake_leaves_no_limit_believed_written, "auto"),
                 T(test_free_kills_leftovers_and_leaves_no_cgroup_behind, "auto"),
                 T(test_free_kills_leftovers_and_leaves_no_cgroup_behind, "v1"),
                 T(test_sys_new_removes_the_cgroups_of_a_dead_worker, "auto"),
