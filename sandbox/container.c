@@ -808,13 +808,16 @@ static int wait_run(struct sandbox *sb, const struct sandbox_run *run,
 
         for (;;) {
                 struct pollfd p[3] = {{.fd = sb->sock, .events = POLLIN}};
+                struct capture *polled[3] = {NULL};
                 uint64_t now = now_us(), wait_us;
                 size_t np = 1;
                 int r;
 
                 for (size_t i = 0; i < n_cap && !stop->host_err; i++) /* else: nowhere to put it */
-                        if (cap[i].rd >= 0 && !cap[i].over)
+                        if (cap[i].rd >= 0 && !cap[i].over) {
+                                polled[np] = &cap[i];
                                 p[np++] = (struct pollfd){.fd = cap[i].rd, .events = POLLIN};
+                        }
                 if (stop->kill_sent) {
                         wait_us = kill_deadline > now ? kill_deadline - now : 0;
                 } else {
@@ -840,8 +843,9 @@ static int wait_run(struct sandbox *sb, const struct sandbox_run *run,
                         return broken(sb, err, -errno, "poll");
                 if (p[0].revents)
                         return 0;
-                for (size_t i = 0; i < n_cap && !stop->host_err; i++)
-                        stop->host_err = capture_drain(&cap[i], out_max, err);
+                for (size_t i = 1; i < np && !stop->host_err; i++)
+                        if (p[i].revents)
+                                stop->host_err = capture_drain(polled[i], out_max, err);
                 now = now_us();
                 if (stop->kill_sent) {
                         if (now >= kill_deadline)
@@ -1012,11 +1016,10 @@ static int exec_run(struct sandbox *sb, const struct sandbox_run *run, struct ca
         res.wall_ms = (uint32_t)(res.wall_us / 1000);
         res.memory_kib = st.memory_peak / 1024;
         res.maxrss_kib = reply.maxrss_kib;
-        if (captures_over(cap, n_cap))
-                stop.forced = SANDBOX_OUTPUT; /* it ended by itself, its output cut */
         classify(&res, &reply, &l, &st, stop.forced);
         proto_reply_done(&reply);
-        /* output of exactly the limit is the limit too, as RLIMIT_FSIZE has it for files */
+        /* output cut at the limit (found in the last drain), or of exactly the limit: the limit,
+         * as RLIMIT_FSIZE has it for files */
         if (l.output_kib && (res.status == SANDBOX_OK || res.status == SANDBOX_NONZERO ||
                              res.status == SANDBOX_SIGNAL))
                 for (size_t i = 0; i < n_cap; i++)
