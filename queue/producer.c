@@ -97,11 +97,17 @@ int queue_producer_begin(struct queue_producer *prod, struct gv_err *err)
         return queue__error(rd_kafka_begin_transaction(prod->rk), err, "begin transaction");
 }
 
+int queue_producer_abort(struct queue_producer *prod, int timeout_ms, struct gv_err *err)
+{
+        return queue__error(rd_kafka_abort_transaction(prod->rk, timeout_ms), err,
+                            "abort transaction");
+}
+
 int queue_producer_commit(struct queue_producer *prod, int timeout_ms, struct gv_err *err)
 {
         int r;
 
-        /* a failed produce does not fail the transaction by itself (librdkafka 2.0.2) */
+        /* every delivery first: the commit must not go out with a message that failed */
         r = queue_producer_flush(prod, timeout_ms, err);
         if (r == 0)
                 for (int tries = 0; tries < 3; tries++) {
@@ -110,11 +116,11 @@ int queue_producer_commit(struct queue_producer *prod, int timeout_ms, struct gv
                         if (r != -EAGAIN)
                                 break;
                 }
-        if (r < 0 && r != -ENOTRECOVERABLE) {
+        /* a commit still in progress cannot be aborted: the caller may call commit again */
+        if (r < 0 && r != -ENOTRECOVERABLE && r != -EAGAIN) {
                 struct gv_err ignored;
 
-                (void)queue__error(rd_kafka_abort_transaction(prod->rk, timeout_ms), &ignored,
-                                   "abort transaction");
+                (void)queue_producer_abort(prod, timeout_ms, &ignored);
                 return r == -EIO || r == -ETIMEDOUT ? gv_err_prefix(err, "aborted: ") : r;
         }
         return r;

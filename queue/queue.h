@@ -172,9 +172,12 @@ int queue_producer_begin(struct queue_producer *prod, struct gv_err *err);
 /*
  * Waits for every message of the transaction to be delivered, then commits it. When a delivery
  * or the commit fails the transaction is aborted: -EIO, -ETIMEDOUT, -ECANCELED (begin again), or
- * -ENOTRECOVERABLE (free the producer).
+ * -ENOTRECOVERABLE (free the producer). -EAGAIN: the commit is still in progress (not aborted):
+ * call commit again, or abort.
  */
 int queue_producer_commit(struct queue_producer *prod, int timeout_ms, struct gv_err *err);
+/* Aborts the transaction in progress (its messages never become visible). */
+int queue_producer_abort(struct queue_producer *prod, int timeout_ms, struct gv_err *err);
 
 /* ---- reader (whole topics, read_committed, no consumer group) ----------------------------- */
 

@@ -43,8 +43,8 @@ static void usage(FILE *f)
                 "                     verdict with the recorded one (exit 1 when any differ)\n"
                 "  --requeue          put the jobs back on the jobs topic (attempt + 1, marked as\n"
                 "                     rejudges) for the workers to judge\n"
-                "  --republish        publish the recorded committed verdicts again, in one\n"
-                "                     transaction\n\n"
+                "  --republish        publish the recorded committed verdicts again, in\n"
+                "                     transactions of 500\n\n"
                 "options:\n"
                 "  --audit FILE       the audit log (default: the config's, else $GAVEL_AUDIT)\n"
                 "  --config FILE      the worker's configuration (problem store, languages,\n"
@@ -270,6 +270,17 @@ struct tally {
         uint64_t equal, differ, unrecorded, total;
 };
 
+/* Prints j as one compact JSON line and releases it (ids may hold any byte but NUL). */
+static void print_json_line(json_t *j)
+{
+        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+        if (s)
+                printf("%s\n", s);
+        free(s);
+        json_decref(j);
+}
+
 static void report(const struct opts *o, const struct pending *p, struct tally *t)
 {
         char diff[512] = "";
@@ -285,23 +296,14 @@ static void report(const struct opts *o, const struct pending *p, struct tally *
         else
                 t->differ++;
         if (o->json) {
-                json_t *j =
+                print_json_line(
                         json_pack("{s:s, s:s?, s:s, s:s, s:s?}", "id", id, "recorded",
                                   p->has_recorded ? schema_code_name(p->recorded.verdict) : NULL,
                                   "now", schema_code_name(p->now.verdict), "result",
                                   !p->has_recorded ? "unrecorded"
                                   : same           ? "equal"
                                                    : "differ",
-                                  "diff", same ? NULL : diff);
-
-                if (j) {
-                        char *s = json_dumps(j, JSON_COMPACT);
-
-                        if (s)
-                                printf("%s\n", s);
-                        free(s);
-                        json_decref(j);
-                }
+                                  "diff", same ? NULL : diff));
                 return;
         }
         if (!p->has_recorded)
@@ -379,6 +381,8 @@ static int rejudge(const struct opts *o, const struct worker_config *cfg, struct
         for (bool end = false; !end;) {
                 size_t n = 0;
 
+                if (kafka_stop) /* SIGINT or SIGTERM: the jobs being judged finish first */
+                        break;
                 while (n < cap) {
                         r = audit_iter_next(it, &e, &err);
                         if (r <= 0) {
@@ -429,6 +433,10 @@ static int rejudge(const struct opts *o, const struct worker_config *cfg, struct
         free(ctx);
         judge_free(judge);
         lang_table_free(langs);
+        if (kafka_stop) {
+                fprintf(stderr, "gavel replay: interrupted after %" PRIu64 " job(s)\n", t->total);
+                return EXIT_FAILURE_SYSTEM;
+        }
         return r < 0 || r == EXIT_FAILURE_SYSTEM ? EXIT_FAILURE_SYSTEM : 0;
 }
 
@@ -491,7 +499,8 @@ static int requeue(const struct opts *o, const struct worker_config *cfg, struct
                         break;
                 t->equal++;
                 if (o->json)
-                        printf("{\"id\":\"%s\",\"requeued\":true}\n", e->submission);
+                        print_json_line(
+                                json_pack("{s:s, s:b}", "id", e->submission, "requeued", 1));
                 else
                         printf("%-24s requeued\n", e->submission);
                 if (t->total % 64 == 0)
@@ -557,8 +566,8 @@ static int republish(const struct opts *o, const struct worker_config *cfg, stru
                 if (r < 0)
                         break;
                 if (o->json)
-                        printf("{\"id\":\"%s\",\"verdict\":\"%s\",\"republished\":true}\n",
-                               e->submission, schema_code_name(e->verdict));
+                        print_json_line(json_pack("{s:s, s:s, s:b}", "id", e->submission, "verdict",
+                                                  schema_code_name(e->verdict), "republished", 1));
                 else
                         printf("%-24s %-8s republished\n", e->submission,
                                schema_code_name(e->verdict));
@@ -571,6 +580,12 @@ static int republish(const struct opts *o, const struct worker_config *cfg, stru
         }
         if (r >= 0 && in_txn)
                 r = queue_producer_commit(prod, KAFKA_TIMEOUT_MS, &err);
+        else if (r < 0 && in_txn) { /* a failed send or read: the open transaction must not
+                                     * hold read_committed readers until it times out */
+                struct gv_err ignored;
+
+                (void)queue_producer_abort(prod, KAFKA_TIMEOUT_MS, &ignored);
+        }
         show_progress(t->total, total, true);
         queue_producer_free(prod);
         if (r < 0) {
