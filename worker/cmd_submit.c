@@ -170,6 +170,8 @@ static int load_tests(const char *dir, const struct schema_limits *lim, struct j
                         snprintf(ans, sizeof(ans), "%s/%.*s.out", dir, (int)stem, names[i]);
                 if (r == 0)
                         r = read_file(in, lim->tests_max, &t->in, &t->in_len);
+                if (r == 0)
+                        job->n_tests++; /* job_done frees it from here on */
                 if (r == 0) {
                         if (access(ans, R_OK) < 0) {
                                 fprintf(stderr,
@@ -180,10 +182,8 @@ static int load_tests(const char *dir, const struct schema_limits *lim, struct j
                         } else
                                 r = read_file(ans, lim->tests_max, &t->out, &t->out_len);
                 }
-                if (r == 0) {
-                        job->n_tests++;
+                if (r == 0)
                         total += t->in_len + t->out_len;
-                }
                 free(names[i]);
         }
         if (r == 0 && total > lim->tests_max) {
@@ -309,59 +309,73 @@ struct submit_opts {
         unsigned timeout_s;
 };
 
-/* Builds and enqueues one job per source; fills sub with their ids. */
-static int enqueue(const struct submit_opts *o, struct queue_producer *prod, char **sources,
-                   size_t n, struct submitted *sub)
+/* Encodes one job per source into msgs (ids owned by the caller); a source that cannot be read
+ * or encoded fails them all, before anything is sent. Returns 0 or EXIT_USAGE. */
+static int build_jobs(const struct submit_opts *o, char **sources, size_t n, char **ids,
+                      void **msgs, size_t *lens)
 {
         struct schema_limits lim;
         struct job tmpl = {0};
-        struct gv_err err = {0};
         int r = 0;
 
         schema_limits_default(&lim);
-        if (o->tests) {
+        if (o->tests)
                 r = load_tests(o->tests, &lim, &tmpl);
-                if (r < 0) {
-                        job_done(&tmpl);
-                        return EXIT_USAGE;
-                }
-        }
         for (size_t i = 0; i < n && r == 0; i++) {
                 struct job job = tmpl; /* the tests are shared, owned by tmpl */
-                cleanup_free void *buf = NULL;
-                size_t len;
 
                 job.v = SCHEMA_VERSION;
-                job.id = o->id ? xstrdup(o->id) : make_id(sources[i]);
+                job.id = ids[i] = o->id ? xstrdup(o->id) : make_id(sources[i]);
                 job.lang = (char *)o->lang;
                 job.problem = (char *)o->problem;
                 job.limits = o->limits;
                 job.attempt = 1;
                 r = read_file(sources[i], lim.source_max, &job.source, &job.source_len);
-                if (r < 0) {
-                        free(job.id);
-                        return EXIT_USAGE;
-                }
-                r = schema_job_encode(&job, &buf, &len);
-                if (r == 0)
-                        r = queue_producer_send(prod, o->topic_jobs, -1, job.id, strlen(job.id),
-                                                buf, len, NULL, 0, &err);
+                if (r == 0 && (r = schema_job_encode(&job, &msgs[i], &lens[i])) < 0)
+                        fprintf(stderr, "gavel submit: '%s': %s\n", sources[i], strerror(-r));
                 free(job.source);
-                if (r < 0) {
-                        fprintf(stderr, "gavel submit: '%s': %s\n", sources[i],
-                                err.msg[0] ? err.msg : strerror(-r));
-                        free(job.id);
-                        break;
-                }
-                sub->ids[sub->n] = job.id;
-                sub->done[sub->n++] = false;
         }
         job_done(&tmpl);
-        if (r < 0)
-                return EXIT_FAILURE_SYSTEM;
-        r = queue_producer_flush(prod, 30000, &err);
+        return r < 0 ? EXIT_USAGE : 0;
+}
+
+/* Builds and enqueues one job per source; fills sub with their ids. Nothing is sent unless every
+ * source could be read; when sending fails part-way, the ids already enqueued are named. */
+static int enqueue(const struct submit_opts *o, struct queue_producer *prod, char **sources,
+                   size_t n, struct submitted *sub)
+{
+        char **ids = xcalloc(n, sizeof(*ids));
+        void **msgs = xcalloc(n, sizeof(*msgs));
+        size_t *lens = xcalloc(n, sizeof(*lens));
+        struct gv_err err = {0};
+        int status = build_jobs(o, sources, n, ids, msgs, lens), r = 0;
+
+        for (size_t i = 0; i < n && status == 0 && r == 0; i++) {
+                r = queue_producer_send(prod, o->topic_jobs, -1, ids[i], strlen(ids[i]), msgs[i],
+                                        lens[i], NULL, 0, &err);
+                if (r < 0) {
+                        fprintf(stderr, "gavel submit: '%s': %s\n", sources[i], err.msg);
+                        break;
+                }
+                sub->ids[sub->n] = steal_pointer(&ids[i]);
+                sub->done[sub->n++] = false;
+        }
+        for (size_t i = 0; i < n; i++) {
+                free(ids[i]);
+                free(msgs[i]);
+        }
+        free(ids);
+        free(msgs);
+        free(lens);
+        if (status)
+                return status;
+        if (r == 0)
+                r = queue_producer_flush(prod, 30000, &err);
         if (r < 0) {
                 fprintf(stderr, "gavel submit: enqueue: %s\n", err.msg);
+                for (size_t i = 0; i < sub->n; i++) /* may still be delivered: say which */
+                        fprintf(stderr, "gavel submit: enqueued before the failure: %s\n",
+                                sub->ids[i]);
                 return EXIT_FAILURE_SYSTEM;
         }
         if (!o->wait)

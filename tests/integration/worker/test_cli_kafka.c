@@ -72,6 +72,22 @@ static char *first_message(const char *brokers, const char *topic, size_t *ret_l
         return value;
 }
 
+/* How many messages topic holds, read for wait_ms. */
+static size_t messages_in(const char *brokers, const char *topic, int64_t wait_ms)
+{
+        struct queue_conf conf = conf_of(brokers);
+        struct queue_reader *rd = NULL;
+        struct gv_err err = {0};
+        struct queue_msg msg;
+        size_t n = 0;
+
+        assert_ok(queue_reader_new(&conf, &topic, 1, QUEUE_START_BEGINNING, &rd, &err), &err);
+        for (int64_t deadline = qt_now_ms() + wait_ms; qt_now_ms() < deadline;)
+                n += queue_reader_next(rd, 100, &msg, &err) == 1;
+        queue_reader_free(rd);
+        return n;
+}
+
 /* Publishes a verdict (and a progress event) for id on these topics, as a worker would. */
 static void publish_verdict_on(const char *brokers, const char *verdicts, const char *progress,
                                const char *id, enum schema_code code)
@@ -351,6 +367,28 @@ static void test_submit_and_results_refuse_bad_input(void **state)
         err = gproc_slurp(GPROC_ERR(f->dir, "e3"));
         assert_non_null(strstr(err, "'/no/such.c'"));
         free(err);
+        /* one good source and a missing one: nothing is sent */
+        gproc_write(f->dir, "good.c", "int main(void) { return 0; }\n");
+        {
+                char good[128];
+
+                snprintf(good, sizeof(good), "%s/good.c", f->dir);
+                assert_int_equal(
+                        gproc_run(f->dir, "e3b",
+                                  (const char *[]){"submit", "--brokers", f->brokers, "--lang", "c",
+                                                   "--problem", "p", good, "/no/such.c", NULL},
+                                  10000),
+                        2);
+                assert_int_equal(messages_in(f->brokers, QUEUE_TOPIC_JOBS, 3000), 0);
+                /* the same reading sees a job that was sent */
+                assert_int_equal(
+                        gproc_run(f->dir, "e3c",
+                                  (const char *[]){"submit", "--brokers", f->brokers, "--lang", "c",
+                                                   "--problem", "p", good, NULL},
+                                  10000),
+                        0);
+                assert_int_equal(messages_in(f->brokers, QUEUE_TOPIC_JOBS, 3000), 1);
+        }
         assert_int_equal(gproc_run(f->dir, "e4", (const char *[]){"results", NULL}, 10000), 2);
         err = gproc_slurp(GPROC_ERR(f->dir, "e4"));
         assert_non_null(strstr(err, "--brokers: missing"));
