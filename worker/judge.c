@@ -704,11 +704,6 @@ static int build_run(struct judge *judge, struct build *b, struct gv_err *err)
 
 /* ---- validation ------------------------------------------------------------------------- */
 
-static bool valid_problem_id(const char *id)
-{
-        return *id && !strchr(id, '/') && strcmp(id, ".") != 0 && strcmp(id, "..") != 0;
-}
-
 static uint64_t pick(uint64_t job, uint64_t problem, uint64_t def)
 {
         return job ? job : problem ? problem : def;
@@ -728,8 +723,6 @@ static int load_problem(struct job_ctx *ctx, struct gv_err *err)
 {
         const struct job *job = ctx->job;
         const char *store = ctx->judge->problem_store;
-        cleanup_free char *path = NULL;
-        struct stat st;
         int r;
 
         if (ctx->req->problem) {
@@ -737,18 +730,18 @@ static int load_problem(struct job_ctx *ctx, struct gv_err *err)
                 return 0;
         }
         if (job->problem) {
-                if (!valid_problem_id(job->problem))
-                        return gv_err_set(err, -EBADMSG, "problem: '%s' is not a valid id",
-                                          job->problem);
+                /* the job's fault (REJECTED): an id no store can hold, or one this store lacks */
+                if (!problem_id_valid(job->problem))
+                        return gv_err_set(err, -EBADMSG, "problem: '%.*s' is not a valid id",
+                                          PROBLEM_ID_MAX, job->problem);
                 if (!store)
                         return gv_err_set(err, -EBADMSG,
                                           "unknown problem '%s' (this worker has no problem store)",
                                           job->problem);
-                path = xasprintf("%s/%s", store, job->problem);
-                if (stat(path, &st) < 0 && errno == ENOENT)
-                        return gv_err_set(err, -EBADMSG, "unknown problem '%s'", job->problem);
                 r = problem_load(store, job->problem, &ctx->own_problem, err);
-                if (r < 0) { /* the store's problem is broken: the judge's fault, not the job's */
+                if (r == -ENOENT)
+                        return gv_err_set(err, -EBADMSG, "unknown problem '%s'", job->problem);
+                if (r < 0) { /* the store's problem is broken: the judge's fault (SE) */
                         gv_err_prefix(err, "problem '%s': ", job->problem);
                         return r == -EBADMSG || r == -E2BIG ? -EINVAL : r;
                 }
@@ -1080,10 +1073,7 @@ static int check_custom(struct job_ctx *ctx, size_t i, int out_fd, struct checke
                         .exe_fd = ctx->checker_fd,
                         .in_fd = in_fd,
                         .out_fd = out_fd,
-                        .ans_fd = ans_fd,
-                        .limits = {.time_ms = 10000,
-                                   .memory_kib = 512 * 1024,
-                                   .output_kib = 64 * 1024},
+                        .ans_fd = ans_fd, /* limits: checker.c's defaults */
                 };
 
                 r = checker_run_custom(sb, &c, co, err);

@@ -24,7 +24,6 @@
 #include "worker/problem.h"
 #include "worker/yml.h"
 
-#define PROBLEM_ID_MAX    128
 #define PROBLEM_TESTS_MAX 100000 /* the schema's array_max: a verdict has a row per test */
 #define SUBTASKS_MAX      1000
 #define DIGEST_LEN        32
@@ -859,7 +858,7 @@ int problem_load_dir(const char *dir, struct problem **ret_problem, struct gv_er
         return 0;
 }
 
-static bool valid_id(const char *id)
+bool problem_id_valid(const char *id)
 {
         size_t n = strlen(id);
 
@@ -873,13 +872,12 @@ int problem_load(const char *store, const char *id, struct problem **ret_problem
         cleanup_free char *path = NULL;
         struct stat st;
 
-        if (!valid_id(id))
+        if (!problem_id_valid(id))
                 return gv_err_set(err, -EINVAL,
                                   "problem id '%.*s' is not a plain name (letters, digits, _ - ., "
                                   "not starting with '.')",
                                   PROBLEM_ID_MAX, id);
-        if (asprintf(&path, "%s/%s", store, id) < 0)
-                abort();
+        path = xasprintf("%s/%s", store, id);
         if (stat(path, &st) < 0 && errno == ENOENT)
                 return gv_err_set(err, -ENOENT, "problem '%s' is not in the store '%s'", id, store);
         return problem_load_dir(path, ret_problem, err);

@@ -57,10 +57,15 @@ struct problem {
  */
 int problem_load_dir(const char *dir, struct problem **ret_problem, struct gv_err *err);
 
+#define PROBLEM_ID_MAX 128
+
+/* Whether id can name a problem of a store: 1 to PROBLEM_ID_MAX letters, digits, '_', '-' and
+ * '.', not starting with '.'. */
+bool problem_id_valid(const char *id);
+
 /*
- * Loads problem id from the store (store/id); id must be a plain name: 1 to 128 letters, digits,
- * '_', '-' and '.', not starting with '.'. -ENOENT when it does not exist, -EINVAL when it is not
- * a valid id or a valid problem.
+ * Loads problem id from the store (store/id). -ENOENT when it does not exist, -EINVAL when it is
+ * not a valid id (problem_id_valid) or not a valid problem.
  */
 int problem_load(const char *store, const char *id, struct problem **ret_problem,
                  struct gv_err *err);

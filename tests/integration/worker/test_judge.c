@@ -208,7 +208,15 @@ static void test_unknown_language_is_rejected(void **state)
 
 static void test_missing_problem_is_rejected(void **state)
 {
-        static const char *const ids[] = {"no-such-problem", "..", "a/../aplusb"};
+        /* a 300-character id, and a hidden folder a store kept in git has: REJECTED, not SE */
+        static const char *const ids[] = {"no-such-problem", "..", "a/../aplusb", ".git",
+                                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
         struct verdict v;
         struct job job;
 
@@ -217,7 +225,8 @@ static void test_missing_problem_is_rejected(void **state)
                 job_init(&job, "missing-problem", "c", ac_c);
                 job.problem = xstrdup(ids[i]);
                 judge_expect(&job, SCHEMA_REJECTED, &v);
-                expect_reason(&v, ids[i]);
+                if (strlen(ids[i]) <= 128)
+                        expect_reason(&v, ids[i]);
                 verdict_done(&v);
                 job_done(&job);
         }
