@@ -263,15 +263,22 @@ static inline char *gproc_broker(struct gproc *p, const char *dir, const char *c
 }
 
 /* Writes text to dir/name (dir NULL: name is the path). */
-static inline void gproc_write(const char *dir, const char *name, const char *text)
+/* Writes len bytes of data (NULs included) as the file dir/name. */
+static inline void gproc_write_bytes(const char *dir, const char *name, const void *data,
+                                     size_t len)
 {
         char path[512];
         FILE *f;
 
         snprintf(path, sizeof(path), "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
         f = fopen(path, "w");
-        if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+        if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
                 abort();
+}
+
+static inline void gproc_write(const char *dir, const char *name, const char *text)
+{
+        gproc_write_bytes(dir, name, text, strlen(text));
 }
 
 /* Removes dir and the files in it (one level). */

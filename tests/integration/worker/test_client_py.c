@@ -80,7 +80,7 @@ static void test_python_client_round_trip(void **state)
         assert_int_equal(mkdir(tests, 0755), 0);
         gproc_write(tests, "1.in", "1 2\n");
         gproc_write(tests, "1.ans", "3\n");
-        gproc_write(tests, "2.in", "\xff binary \x00?\n"); /* not UTF-8: must stay bytes */
+        gproc_write_bytes(tests, "2.in", "\xff binary \x00?\n", 12); /* not UTF-8, a NUL */
         gproc_write(tests, "2.out", "x\n");
         gproc_write(dir, "sum.py", "print(sum(map(int, input().split())))\n");
         snprintf(src, sizeof(src), "%s/sum.py", dir);
@@ -97,7 +97,8 @@ static void test_python_client_round_trip(void **state)
         assert_int_equal(job.n_tests, 2);
         assert_int_equal(job.tests[0].in_len, 4);
         assert_memory_equal(job.tests[0].in, "1 2\n", 4);
-        assert_int_equal(job.tests[1].in[0], 0xff);
+        assert_int_equal(job.tests[1].in_len, 12);
+        assert_memory_equal(job.tests[1].in, "\xff binary \x00?\n", 12);
         assert_int_equal(job.limits.time_ms, 900);
         assert_string_equal((char *)job.source, "print(sum(map(int, input().split())))\n");
         assert_non_null(job.meta);

@@ -230,6 +230,22 @@ static void test_500_jobs_one_verdict_each_through_kill_and_faults(void **state)
 
         gproc_signal(&r.broker, SIGTERM);
         assert_int_equal(gproc_wait(&r.broker, 10000), 0);
+        {
+                /* every fault command was taken: after the bootstrap line, one ok each */
+                size_t cmds = 0, oks = 0;
+                char *out = gproc_slurp(r.broker.out), *line = strchr(out, '\n');
+
+                for (size_t i = 0; i < N_STEPS; i++)
+                        for (const char *c = steps[i].cmds; *c; c++)
+                                cmds += *c == '\n';
+                while (line && line[1]) {
+                        oks += strncmp(line + 1, "ok\n", 3) == 0;
+                        line = strchr(line + 1, '\n');
+                }
+                if (oks != cmds)
+                        fail_msg("%zu of %zu fault commands answered ok:\n%s", oks, cmds, out);
+                free(out);
+        }
         free(r.brokers);
         free(r.seen);
         gproc_rmdir(r.dir);

@@ -108,8 +108,10 @@ static size_t add_cases(struct example *ex, size_t n, const char *problem, const
                 const char *lang = file_lang(de->d_name, lang_buf, sizeof(lang_buf));
                 size_t k;
 
-                if (de->d_name[0] == '.' || !lang)
+                if (de->d_name[0] == '.')
                         continue;
+                if (!lang) /* every file there is a solution: one not judged is a mistake */
+                        fail_msg("%s/%s: no language for its name", dir, de->d_name);
                 assert_true(n < MAX_CASES);
                 for (k = 0; de->d_name[k] != '.' && k < sizeof(verdict) - 1; k++)
                         verdict[k] = (char)(de->d_name[k] - 'a' + 'A');

@@ -221,7 +221,8 @@ static void test_bad_jobs_are_rejected_and_dead_lettered(void **state)
         struct queue_reader *rd = NULL;
         struct gv_err err = {0};
         const char garbage[] = "\xc1 not msgpack";
-        bool seen_garbage = false, seen_lang = false, seen_problem = false, seen_good = false;
+        bool dlq_garbage = false, seen_garbage = false, seen_lang = false, seen_problem = false,
+             seen_good = false;
         int dlq = 0;
 
         (void)state;
@@ -249,8 +250,13 @@ static void test_bad_jobs_are_rejected_and_dead_lettered(void **state)
                         assert_int_equal(
                                 queue_msg_header(&msg, QUEUE_HDR_REASON, &reason, &reason_len), 0);
                         assert_true(reason_len > 0);
-                        if (msg.len == sizeof(garbage) - 1)
+                        /* the message's own bytes, whatever they were */
+                        if (msg.key_len == strlen("garbage-1") &&
+                            !memcmp(msg.key, "garbage-1", msg.key_len)) {
+                                assert_int_equal(msg.len, sizeof(garbage) - 1);
                                 assert_memory_equal(msg.value, garbage, msg.len);
+                                dlq_garbage = true;
+                        }
                         dlq++;
                         continue;
                 }
@@ -279,6 +285,7 @@ static void test_bad_jobs_are_rejected_and_dead_lettered(void **state)
         assert_true(seen_problem);
         assert_true(seen_good);
         assert_int_equal(dlq, 3);
+        assert_true(dlq_garbage);
 }
 
 /* A config of a second, separate fleet on topics g2.* (so fx.worker never sees
