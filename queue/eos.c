@@ -22,6 +22,7 @@
 #define EOS_META_TIMEOUT_MS    15000
 #define EOS_INIT_TIMEOUT_MS    60000
 #define EOS_FLUSH_TIMEOUT_MS   10000
+#define EOS_FLUSH_STOPPING_MS  2000 /* once interrupted: the brokers may be gone */
 #define EOS_RETRY_BACKOFF_MS   200
 #define EOS_TXN_CALL_MS        10000 /* one transaction call's wait */
 #define EOS_TXN_BUDGET_MS      30000 /* retries of a call before the polling thread goes on */
@@ -116,6 +117,7 @@ struct queue_eos {
         int64_t retry_at_ms; /* no commit before this (after a failed one) */
         struct eos_txn txn;
         atomic_bool interrupted; /* queue_eos_interrupt: no more waiting on the broker */
+        bool stop_failed;        /* a commit failed once interrupted: no more tries */
 
         uint64_t txn_failures; /* delivery failures in the current transaction */
         rd_kafka_resp_err_t txn_first_failure;
@@ -643,7 +645,8 @@ static int txn_prepare(struct queue_eos *eos, struct gv_err *err)
                 }
         }
         /* see every delivery's fate before committing: a failed one is not in the log */
-        e = rd_kafka_flush(eos->producer, EOS_FLUSH_TIMEOUT_MS);
+        e = rd_kafka_flush(eos->producer, atomic_load(&eos->interrupted) ? EOS_FLUSH_STOPPING_MS
+                                                                         : EOS_FLUSH_TIMEOUT_MS);
         if (e) {
                 r = gv_err_set(err, -ECANCELED, "flush: %s", rd_kafka_err2str(e));
                 goto abort;
@@ -745,6 +748,10 @@ static int eos_commit(struct queue_eos *eos, bool force, struct gv_err *err)
                 return eos->fatal;
         if (!force && now < eos->retry_at_ms)
                 return 0;
+        /* stopping, and the brokers did not answer: what is not committed is judged again by
+         * the next owner; each further try would wait for them again */
+        if (eos->stop_failed)
+                return gv_err_set(err, -ECANCELED, "stopping: a commit already failed");
         if (eos->txn.open) {
                 r = txn_resume(eos, err);
                 if (r < 0)
@@ -776,6 +783,7 @@ static int eos_commit(struct queue_eos *eos, bool force, struct gv_err *err)
         }
 fail:
         eos->retry_at_ms = now_ms() + EOS_RETRY_BACKOFF_MS;
+        eos->stop_failed = atomic_load(&eos->interrupted);
         if (!eos->txn.open)
                 txn_forget(eos);
         if (r == -ENOTRECOVERABLE)

@@ -126,14 +126,19 @@ int queue_producer_commit(struct queue_producer *prod, int timeout_ms, struct gv
         return r;
 }
 
-void queue_producer_free(struct queue_producer *prod)
+void queue_producer_close(struct queue_producer *prod, int flush_ms)
 {
         if (!prod)
                 return;
-        rd_kafka_flush(prod->rk, 10000);
+        rd_kafka_flush(prod->rk, flush_ms);
         rd_kafka_destroy(prod->rk);
         pthread_mutex_destroy(&prod->lock);
         free(prod);
+}
+
+void queue_producer_free(struct queue_producer *prod)
+{
+        queue_producer_close(prod, 10000);
 }
 
 int queue_producer_send(struct queue_producer *prod, const char *topic, int32_t partition,

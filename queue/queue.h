@@ -141,6 +141,8 @@ int queue_producer_new(const struct queue_conf *conf, struct queue_producer **re
                        struct gv_err *err);
 /* Waits up to 10 s for what is still queued, then frees. NULL is a no-op. */
 void queue_producer_free(struct queue_producer *prod);
+/* The same with a wait of flush_ms (what is not delivered by then is dropped). */
+void queue_producer_close(struct queue_producer *prod, int flush_ms);
 
 /*
  * Queues one message (copied) to topic; partition -1 lets the key choose. Thread-safe; never

@@ -588,7 +588,8 @@ static void worker_done(struct worker *w)
                          st.aborts);
         }
         queue_eos_free(w->eos);
-        queue_producer_free(w->progress);
+        /* progress is best effort: a stopping worker does not wait on gone brokers for it */
+        queue_producer_close(w->progress, 2000);
         audit_free(w->audit);
         lang_table_free(w->langs);
         free(w->audit_ids);

@@ -403,6 +403,63 @@ static void test_submit_and_results_refuse_bad_input(void **state)
         free(err);
 }
 
+/* Waits up to ms for text to appear in the file at path. */
+static bool file_shows(const char *path, const char *text, int64_t ms)
+{
+        for (int64_t deadline = qt_now_ms() + ms; qt_now_ms() < deadline; usleep(100000)) {
+                char *s = gproc_slurp(path);
+                bool found = strstr(s, text) != NULL;
+
+                free(s);
+                if (found)
+                        return true;
+        }
+        return false;
+}
+
+/* SIGTERM while a verdict waits to be committed and the brokers are gone: the worker stops in
+ * seconds (the verdict is for the next owner), not after minutes of retries. */
+static void test_worker_stops_in_seconds_when_the_brokers_are_gone(void **state)
+{
+        struct fixture *f = *state;
+        char config[128], tests[128], src[128], text[512];
+        struct gproc w;
+        int64_t t0, took;
+
+        snprintf(tests, sizeof(tests), "%s/tests", f->dir);
+        assert_int_equal(mkdir(tests, 0755), 0);
+        gproc_write(tests, "1.in", "1 2\n");
+        gproc_write(tests, "1.ans", "3\n");
+        gproc_write(f->dir, "slow.py", "import time\ntime.sleep(1)\nprint(3)\n");
+        snprintf(src, sizeof(src), "%s/slow.py", f->dir);
+        snprintf(config, sizeof(config), "%s/worker.yaml", f->dir);
+        snprintf(text, sizeof(text),
+                 "brokers: \"%s\"\nslots: 1\nsession_timeout_ms: 6000\n"
+                 "shutdown_grace_s: 10\ncache_dir: %s/cache\n",
+                 f->brokers, f->dir);
+        gproc_write(NULL, config, text);
+        gproc_start(&w, f->dir, "worker",
+                    (const char *[]){"worker", "--config", config, "--id", "gone-1", NULL});
+        assert_true(file_shows(w.err, "assigned gavel.jobs", 30000));
+        assert_int_equal(gproc_run(f->dir, "submit",
+                                   (const char *[]){"submit", "--brokers", f->brokers, "--lang",
+                                                    "python3", "--tests", tests, src, NULL},
+                                   10000),
+                         0);
+        usleep(300000); /* the job is being judged */
+        gproc_signal(&f->broker, SIGKILL);
+        assert_int_equal(gproc_wait(&f->broker, 10000), 128 + SIGKILL);
+        t0 = qt_now_ms();
+        gproc_signal(&w, SIGTERM);
+        gproc_wait(&w, 60000);
+        took = qt_now_ms() - t0;
+        fprintf(stderr, "worker stopped %" PRId64 " ms after SIGTERM, brokers gone\n", took);
+        assert_true(w.pid == 0); /* reaped: it did stop */
+        assert_true(took < 15000);
+        free(f->brokers); /* a broker again, for the teardown to stop */
+        f->brokers = gproc_broker(&f->broker, f->dir, NULL);
+}
+
 /* A failed test leaves no broker or worker behind. */
 static int kill_children(void **state)
 {
@@ -421,6 +478,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_submit_wait_prints_the_verdict_when_it_comes,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_submit_on_other_topics, setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_worker_stops_in_seconds_when_the_brokers_are_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_submit_and_results_refuse_bad_input, setup,
                                                 teardown),
         };
