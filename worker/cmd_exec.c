@@ -16,6 +16,7 @@
 #include "sandbox/sandbox.h"
 #include "schema/cleanup.h"
 #include "worker/cmd.h"
+#include "worker/fileio.h"
 
 static void usage(FILE *f)
 {
@@ -35,20 +36,6 @@ static void usage(FILE *f)
                    "                   memory_kib\n\n"
                    "Exit status: 0 the program ran and exited 0; 1 it ran and did not (see\n"
                    "status); 2 usage; 3 the sandbox failed.\n");
-}
-
-/* Copies a capture file to fd, from its start. */
-static void copy_out(int from, int to)
-{
-        char buf[65536];
-        off_t off = 0;
-        ssize_t n;
-
-        while ((n = pread(from, buf, sizeof(buf), off)) > 0) {
-                if (write(to, buf, (size_t)n) != n)
-                        break;
-                off += n;
-        }
 }
 
 static int open_capture(const char *path, const char *name, bool out)
@@ -184,9 +171,9 @@ int cmd_exec(int argc, char **argv)
                 return EXIT_FAILURE_SYSTEM;
         }
         if (!out_path)
-                copy_out(out_fd, json ? STDERR_FILENO : STDOUT_FILENO);
+                (void)fileio_copy(json ? STDERR_FILENO : STDOUT_FILENO, out_fd, NULL, NULL);
         if (!err_path)
-                copy_out(err_fd, STDERR_FILENO);
+                (void)fileio_copy(STDERR_FILENO, err_fd, NULL, NULL);
         if (json) {
                 printf("{\"status\":\"%s\",\"exit_code\":%d,\"signal\":%d,\"time_ms\":%" PRIu32
                        ",\"wall_ms\":%" PRIu32 ",\"memory_kib\":%" PRIu64,

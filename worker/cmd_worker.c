@@ -400,8 +400,7 @@ static int derive_id(struct worker *w, struct gv_err *err)
                         return gv_err_errno(err, -errno, "worker id: cannot open '%s'", path);
                 if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
                         w->lock_fd = fd;
-                        if (asprintf(&w->id, "%.64s-%d", host, n) < 0)
-                                abort();
+                        w->id = xasprintf("%.64s-%d", host, n);
                         return 0;
                 }
                 close(fd);
