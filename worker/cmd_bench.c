@@ -195,13 +195,18 @@ static int bench_sandbox(int argc, char **argv)
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
-                case 'n':
-                        runs = strtoul(optarg, NULL, 10);
-                        if (runs < 10 || runs > 1000000) {
+                case 'n': {
+                        uint64_t v;
+
+                        if (cmd_parse_u64("bench", "--runs", optarg, 1000000, &v) < 0)
+                                return EXIT_USAGE;
+                        if (v < 10) {
                                 fprintf(stderr, "gavel bench: --runs: 10 to 1000000\n");
                                 return EXIT_USAGE;
                         }
+                        runs = (size_t)v;
                         break;
+                }
                 case 'j':
                         json = true;
                         break;

@@ -62,23 +62,6 @@ static void submit_usage(FILE *f)
                 "verdict is not AC; 2 usage or a bad file; 3 Kafka failed or --wait timed out.\n");
 }
 
-static int parse_u64_opt(const char *opt, const char *s, uint64_t max, uint64_t *ret)
-{
-        unsigned long long v;
-        char *end;
-
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-' || v > max) {
-                fprintf(stderr,
-                        "gavel submit: %s: expected an integer in 0..%" PRIu64 ", got '%s'\n", opt,
-                        max, s);
-                return -EINVAL;
-        }
-        *ret = v;
-        return 0;
-}
-
 /* Reads a whole file of at most max bytes; a message names the file. */
 static int read_file(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len)
 {
@@ -427,12 +410,12 @@ static int submit_parse(int argc, char **argv, struct submit_opts *o)
                         o->id = optarg;
                         break;
                 case OPT_TIME:
-                        if (parse_u64_opt("--time-ms", optarg, UINT32_MAX, &v) < 0)
+                        if (cmd_parse_u64("submit", "--time-ms", optarg, UINT32_MAX, &v) < 0)
                                 return EXIT_USAGE;
                         o->limits.time_ms = (uint32_t)v;
                         break;
                 case OPT_MEMORY:
-                        if (parse_u64_opt("--memory-kib", optarg, INT64_MAX, &v) < 0)
+                        if (cmd_parse_u64("submit", "--memory-kib", optarg, INT64_MAX, &v) < 0)
                                 return EXIT_USAGE;
                         o->limits.memory_kib = v;
                         break;
@@ -440,7 +423,7 @@ static int submit_parse(int argc, char **argv, struct submit_opts *o)
                         o->wait = true;
                         break;
                 case OPT_TIMEOUT:
-                        if (parse_u64_opt("--timeout", optarg, 86400, &v) < 0)
+                        if (cmd_parse_u64("submit", "--timeout", optarg, 86400, &v) < 0)
                                 return EXIT_USAGE;
                         o->timeout_s = (unsigned)v;
                         break;

@@ -19,7 +19,7 @@ int cmd_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t max,
 
         errno = 0;
         v = strtoull(s, &end, 10);
-        if (errno || *end || !*s || s[0] == '-') {
+        if (errno || *end || s[0] < '0' || s[0] > '9') { /* no sign, no blank */
                 fprintf(stderr, "gavel %s: %s: expected a non-negative integer, got '%s'\n", cmd,
                         opt, s);
                 return -EINVAL;
