@@ -335,8 +335,9 @@ void queue_eos_interrupt(struct queue_eos *eos);
  */
 void queue_eos_hold(struct queue_eos *eos, bool hold);
 
-/* Cancels every job being judged: their results are dropped, their partitions' next owner (or
-   this worker, next time) judges them again. */
+/* Cancels every job being judged: a job that has not finished is dropped and its partition's
+   next owner (or this worker, next time) judges it again; a verdict handed over before the
+   cancel took effect is still published, with the others of its partition. */
 void queue_eos_abandon(struct queue_eos *eos);
 
 /* Jobs handed out and not finished (cancelled ones included). */
