@@ -233,17 +233,52 @@ static int mount_one(const struct proto_mount *m, const char *oldroot, const cha
         return -EINVAL;
 }
 
-/* Hides kernel interfaces a program has no business reading, under /proc. */
-static void mask_proc(const char *newroot)
+/*
+ * Hides what a program has no business reading under /proc: kernel interfaces, and what tells
+ * of the host (its kernel command line, its boot id). Each existing entry gets an empty
+ * read-only file of the staging tmpfs bind-mounted over it, so it opens and reads nothing;
+ * an entry this kernel lacks needs no mask. Returns 0, or -errno with *ret_what the entry.
+ */
+static int mask_proc(const char *newroot, const char **ret_what)
 {
-        static const char *const masked[] = {"kcore",       "keys",          "timer_list",
-                                             "sched_debug", "sysrq-trigger", "kallsyms"};
+        static const char *const masked[] = {
+                "kcore",
+                "keys",
+                "key-users",
+                "timer_list",
+                "sched_debug",
+                "sysrq-trigger",
+                "kallsyms",
+                "latency_stats",
+                "timer_stats",
+                "cmdline",
+                "sys/kernel/random/boot_id",
+        };
+        static const char empty[] = "/proc-mask"; /* in the staging root, gone with it */
         char path[4200];
+        struct stat st;
+        int fd;
 
+        *ret_what = empty;
+        fd = open(empty, O_CREAT | O_WRONLY | O_CLOEXEC, 0444);
+        if (fd < 0)
+                return -errno;
+        close(fd);
         for (size_t i = 0; i < ARRAY_SIZE(masked); i++) {
+                *ret_what = masked[i];
                 snprintf(path, sizeof(path), "%s/proc/%s", newroot, masked[i]);
-                mount("/dev/null", path, "none", MS_BIND, NULL);
+                if (lstat(path, &st) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return -errno;
+                }
+                if (mount(empty, path, "none", MS_BIND, NULL) < 0 ||
+                    mount(NULL, path, "none",
+                          MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          NULL) < 0)
+                        return -errno;
         }
+        return 0;
 }
 
 static int build_root(const struct proto_cmd *cmd)
@@ -303,8 +338,13 @@ static int build_root(const struct proto_cmd *cmd)
                                        -1;
                 }
         }
-        if (has_proc)
-                mask_proc(newroot);
+        if (has_proc) {
+                const char *what;
+
+                r = mask_proc(newroot, &what);
+                if (r < 0)
+                        return reply_error(r, "mask /proc/%s: %s", what, strerror(-r)), -1;
+        }
         if (umount2(oldroot, MNT_DETACH) < 0)
                 return reply_error(-errno, "detach the host's root: %s", strerror(errno)), -1;
         if (chdir(newroot) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||

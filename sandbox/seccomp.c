@@ -211,6 +211,22 @@ static const struct rule rules[] = {
         /* The same through the Linux console's selection paste. */
         {SYS(ioctl), KILL, IN_BOTH, LOW32_MASKED_EQ(1, 0xffffffffU, TIOCLINUX)},
 
+        /* --- budgets the whole host shares ------------------------------------------------- */
+
+        /* Run: flushing dirty pages to disk. sync() writes back every filesystem of the host,
+         * so a loop of them stalls every other container's and the host's I/O; a submission
+         * writes only to tmpfs, where flushing does nothing anyway. A success that does
+         * nothing (errno 0), so programs that sync their output run on unchanged: */
+        {SYS(sync), SCMP_ACT_ERRNO(0), IN_RUN},
+        /* ...one filesystem, */
+        {SYS(syncfs), SCMP_ACT_ERRNO(0), IN_RUN},
+        /* ...one file, */
+        {SYS(fsync), SCMP_ACT_ERRNO(0), IN_RUN},
+        /* ...its data, */
+        {SYS(fdatasync), SCMP_ACT_ERRNO(0), IN_RUN},
+        /* ...or a range of it. */
+        {SYS(sync_file_range), SCMP_ACT_ERRNO(0), IN_RUN},
+
         /* --- the network ------------------------------------------------------------------- */
 
         /* Compile: no network sockets (the container has no network anyway; this makes the

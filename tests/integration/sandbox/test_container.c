@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "sandbox/sandbox.h"
+#include "schema/cleanup.h"
 #include "tests/integration/sandbox/host_count.h"
 
 static struct sandbox_pool *pool;
@@ -428,6 +429,35 @@ static void test_host_files_are_invisible(void **state)
         assert_string_equal(o.text, "No such file or directory\n");
 }
 
+static void test_masked_proc_entries_read_nothing(void **state)
+{
+        static const char *const masked[] = {
+                "kcore",
+                "keys",
+                "key-users",
+                "timer_list",
+                "sched_debug",
+                "sysrq-trigger",
+                "kallsyms",
+                "latency_stats",
+                "timer_stats",
+                "cmdline",
+                "sys/kernel/random/boot_id",
+        };
+        char path[PATH_MAX];
+        struct out o;
+
+        (void)state;
+        for (size_t i = 0; i < ARRAY_SIZE(masked); i++) {
+                snprintf(path, sizeof(path), "/proc/%s", masked[i]);
+                if (access(path, F_OK) < 0)
+                        continue; /* this kernel has no such entry: nothing to hide */
+                run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "size", path);
+                if (strcmp(o.text, "0\n") != 0)
+                        fail_msg("%s inside a container: %s", path, o.text);
+        }
+}
+
 static void test_system_directories_are_read_only(void **state)
 {
         struct out o;
@@ -775,6 +805,7 @@ int main(void)
                 cmocka_unit_test(test_kill_minus_one_does_not_reach_the_host),
                 cmocka_unit_test(test_stopping_its_parent_fails),
                 cmocka_unit_test(test_host_files_are_invisible),
+                cmocka_unit_test(test_masked_proc_entries_read_nothing),
                 cmocka_unit_test(test_system_directories_are_read_only),
                 cmocka_unit_test(test_there_is_no_network),
                 cmocka_unit_test(test_only_stdio_descriptors_are_inherited),

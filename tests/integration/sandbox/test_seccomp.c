@@ -889,6 +889,29 @@ static void test_run_policy_refuses_unix_sockets_compile_policy_allows_them(void
         expect_exit(*state, PROTO_POLICY_RUN, do_socket, &family, EPERM, "socket(AF_UNIX)");
 }
 
+/* The sync family on a descriptor that is not open: EBADF when the call reaches the kernel,
+ * 0 when the filter answers it. Exits with the first errno seen, or 0 when all four gave 0. */
+static int do_sync_family(const void *arg)
+{
+        long r;
+
+        (void)arg;
+        r = syscall(SYS_fsync, -1L);
+        if (r == 0)
+                r = syscall(SYS_fdatasync, -1L);
+        if (r == 0)
+                r = syscall(SYS_syncfs, -1L);
+        if (r == 0)
+                r = syscall(SYS_sync_file_range, -1L, 0L, 0L, 0L);
+        return errno_of(r);
+}
+
+static void test_run_policy_answers_the_sync_family_without_the_kernel(void **state)
+{
+        expect_exit(*state, PROTO_POLICY_COMPILE, do_sync_family, NULL, EBADF, "fsync(-1)");
+        expect_exit(*state, PROTO_POLICY_RUN, do_sync_family, NULL, 0, "fsync(-1) ... (-1)");
+}
+
 static int do_socketpair(const void *arg)
 {
         int sv[2];
@@ -1035,6 +1058,7 @@ int main(void)
                 T(test_policies_return_enosys_for_clone3),
                 T(test_policies_refuse_network_sockets_with_eperm),
                 T(test_run_policy_refuses_unix_sockets_compile_policy_allows_them),
+                T(test_run_policy_answers_the_sync_family_without_the_kernel),
                 T(test_compile_cost_and_filter_size_are_reported),
 #undef T
         };
