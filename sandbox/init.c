@@ -512,6 +512,10 @@ static int child_main(void *arg)
 
         if (a->sync_fd >= 0 && read(a->sync_fd, &go, 1) != 1)
                 _exit(127); /* the host said kill, or init went away */
+        /* the host has put us into the run's cgroup: make it the root of our view, so that
+         * /proc/self/cgroup shows "/" and not the host's path (with the worker's pid) */
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                child_fail(a, STAGE_IDS);
         for (int i = 0; i < 3; i++)
                 if (dup2(a->fds[i], i) < 0)
                         child_fail(a, STAGE_FDS);

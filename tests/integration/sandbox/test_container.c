@@ -458,6 +458,21 @@ static void test_masked_proc_entries_read_nothing(void **state)
         }
 }
 
+static void test_own_cgroup_is_the_root_of_its_view(void **state)
+{
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "show", "/proc/self/cgroup");
+        assert_true(o.text[0] != '\0');
+        for (char *line = strtok(o.text, "\n"); line; line = strtok(NULL, "\n")) {
+                char *path = strrchr(line, ':');
+
+                if (!path || strcmp(path, ":/") != 0)
+                        fail_msg("/proc/self/cgroup inside a container: %s", line);
+        }
+}
+
 static void test_system_directories_are_read_only(void **state)
 {
         struct out o;
@@ -806,6 +821,7 @@ int main(void)
                 cmocka_unit_test(test_stopping_its_parent_fails),
                 cmocka_unit_test(test_host_files_are_invisible),
                 cmocka_unit_test(test_masked_proc_entries_read_nothing),
+                cmocka_unit_test(test_own_cgroup_is_the_root_of_its_view),
                 cmocka_unit_test(test_system_directories_are_read_only),
                 cmocka_unit_test(test_there_is_no_network),
                 cmocka_unit_test(test_only_stdio_descriptors_are_inherited),
