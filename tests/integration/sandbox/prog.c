@@ -263,7 +263,7 @@ int main(int argc, char **argv)
                 return 0;
         }
         if (!strcmp(mode, "whoami")) {
-                printf("%d %d\n", (int)getuid(), (int)getgid());
+                printf("%u %u\n", (unsigned)getuid(), (unsigned)getgid());
                 return 0;
         }
         fprintf(stderr, "prog: unknown mode '%s'\n", mode);

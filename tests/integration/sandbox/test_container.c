@@ -153,13 +153,45 @@ static void test_exit_code_and_stdio_pass_through(void **state)
         assert_string_equal(o.text, "hello\nworld\n");
 }
 
+/* The run's uid, from the "whoami" line "UID GID" of o. */
+static unsigned long run_uid(const struct out *o)
+{
+        unsigned long uid = 0, gid = 0;
+
+        assert_int_equal(sscanf(o->text, "%lu %lu", &uid, &gid), 2);
+        assert_int_equal(gid, 65534);
+        return uid;
+}
+
 static void test_runs_as_unprivileged_user(void **state)
 {
         struct out o;
 
         (void)state;
         run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "whoami", NULL);
-        assert_string_equal(o.text, "65534 65534\n");
+        assert_true(run_uid(&o) >= SANDBOX_UID_BASE);
+}
+
+/* Per-user budgets (the pipe quota, inotify instances) are the kernel's per uid: two containers
+ * in use at once run their programs as two different users. */
+static void test_each_container_has_its_own_run_uid(void **state)
+{
+        struct sandbox *a = NULL, *b = NULL;
+        struct gv_err err = {0};
+        struct out o;
+        unsigned long uid_a, uid_b;
+
+        (void)state;
+        if (sandbox_pool_acquire(pool, acquire_timeout_ms(), &a, &err) < 0 ||
+            sandbox_pool_acquire(pool, acquire_timeout_ms(), &b, &err) < 0)
+                fail_msg("acquire: %s", err.msg);
+        run_in(a, NULL, PROTO_POLICY_RUN, NULL, &o, "whoami", NULL);
+        uid_a = run_uid(&o);
+        run_in(b, NULL, PROTO_POLICY_RUN, NULL, &o, "whoami", NULL);
+        uid_b = run_uid(&o);
+        sandbox_pool_release(pool, a);
+        sandbox_pool_release(pool, b);
+        assert_true(uid_a != uid_b);
 }
 
 static void test_cpu_limit_is_time(void **state)
@@ -805,6 +837,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exit_code_and_stdio_pass_through),
                 cmocka_unit_test(test_runs_as_unprivileged_user),
+                cmocka_unit_test(test_each_container_has_its_own_run_uid),
                 cmocka_unit_test(test_cpu_limit_is_time),
                 cmocka_unit_test(test_sleep_hits_wall_limit),
                 cmocka_unit_test(test_touching_1gib_is_memory_limit),
