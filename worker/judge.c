@@ -216,6 +216,22 @@ static int memfd_sealed(const char *name, bool exec, const void *buf, size_t len
         return 0;
 }
 
+/* Replaces *fd, a test's input, by a sealed memory file with its bytes, unless it is one. */
+static int stdin_copy(int *fd, struct gv_err *err)
+{
+        int copy;
+        int r;
+
+        if (fcntl(*fd, F_GET_SEALS) >= 0)
+                return 0; /* inline data: already a sealed memory file of its own */
+        r = memfd_sealed("test-in", false, NULL, 0, *fd, &copy, err);
+        if (r < 0)
+                return r;
+        close(*fd);
+        *fd = copy;
+        return 0;
+}
+
 /* Reads all of fd, a regular file of at most max bytes, from offset 0. */
 static int read_fd(int fd, const char *name, size_t max, char **ret_buf, size_t *ret_len,
                    struct gv_err *err)
@@ -985,9 +1001,12 @@ static int execute(struct job_ctx *ctx, size_t i, struct sandbox_result *res, in
         r = problem_test_open(ctx->problem, i, false, &in_fd, err);
         if (r < 0)
                 return gv_err_prefix(err, "input: ");
-        /* the input's page cache is charged to whoever brings it in: here, not to the program,
-         * whose peak memory would otherwise hold what the host had evicted of it */
-        (void)fileio_cache_in(in_fd);
+        /* the program's stdin is a sealed memory copy, never the store's file: through the
+         * descriptor it would read the store's host path (/proc/self/fd/0) and could flock the
+         * file other runs read. The copy is charged here, not to the program's memory. */
+        r = stdin_copy(&in_fd, err);
+        if (r < 0)
+                return gv_err_prefix(err, "input: ");
         r = memfd_new("stdout", false, &out_fd, err);
         if (r == 0)
                 r = memfd_new("stderr", false, &err_fd, err);

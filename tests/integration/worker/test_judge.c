@@ -683,6 +683,28 @@ static void test_custom_checker_of_the_store_judges(void **state)
         job_done(&job);
 }
 
+/* The store's test file never becomes a program's stdin: its descriptor would tell the store's
+ * host path (readlink /proc/self/fd/0) and let it flock the file. */
+static void test_stdin_of_a_store_test_is_a_memory_copy(void **state)
+{
+        static const char src[] =
+                "#include <stdio.h>\n#include <string.h>\n#include <unistd.h>\n"
+                "int main(void) { char p[4096] = \"\"; long long a, b;\n"
+                "        if (readlink(\"/proc/self/fd/0\", p, sizeof(p) - 1) < 0 ||\n"
+                "            strncmp(p, \"/memfd:\", 7)) { puts(p); return 0; }\n"
+                "        if (scanf(\"%lld %lld\", &a, &b) == 2) printf(\"%lld\\n\", a + b);\n"
+                "        return 0; }\n";
+        struct verdict v;
+        struct job job;
+
+        (void)state;
+        job_init(&job, "stdin-memfd", "c", src);
+        job.problem = xstrdup("aplusb");
+        judge_expect(&job, SCHEMA_AC, &v);
+        verdict_done(&v);
+        job_done(&job);
+}
+
 static void test_failing_custom_checker_is_a_system_error(void **state)
 {
         static const char *const ins[] = {"1 1\n", "2 2\n", "3 3\n", "4 4\n", "5 5\n"};
@@ -1183,6 +1205,7 @@ int main(void)
                 cmocka_unit_test(test_stop_on_failure_skips_the_rest),
                 cmocka_unit_test(test_subtasks_score_with_their_dependencies),
                 cmocka_unit_test(test_custom_checker_of_the_store_judges),
+                cmocka_unit_test(test_stdin_of_a_store_test_is_a_memory_copy),
                 cmocka_unit_test(test_failing_custom_checker_is_a_system_error),
                 cmocka_unit_test(test_container_dying_mid_run_is_a_system_error),
                 cmocka_unit_test(test_a_large_input_is_not_the_programs_memory),
