@@ -131,11 +131,13 @@ static ssize_t read_head_raw(int fd, char *buf, size_t max)
 }
 
 /*
- * The start of a captured output as a C string of at most max bytes: NUL bytes shown as '?'
- * so that the string is not cut there, and a note of how much was left out. NULL when empty.
+ * The start of a captured output as a C string of at most max bytes, valid UTF-8 (it goes into a
+ * verdict's str): NUL bytes shown as '?' so that the string is not cut there, each ill-formed
+ * sequence as U+FFFD, and a note of how much was left out. NULL when empty.
  */
 static char *read_head(int fd, size_t max)
 {
+        cleanup_free char *raw = NULL;
         struct stat st;
         size_t size, keep, n;
         ssize_t got;
@@ -145,20 +147,31 @@ static char *read_head(int fd, size_t max)
                 return NULL;
         size = (size_t)st.st_size;
         keep = size <= max ? size : max - 64;
-        s = xmalloc(keep + 64);
-        got = read_head_raw(fd, s, keep);
-        if (got <= 0) {
-                free(s);
+        raw = xmalloc(keep);
+        got = read_head_raw(fd, raw, keep);
+        if (got <= 0)
                 return NULL;
-        }
         n = (size_t)got;
         for (size_t i = 0; i < n; i++)
-                if (s[i] == '\0')
-                        s[i] = '?';
-        if (size > n)
-                snprintf(s + n, 64, "\n[... %zu more bytes not shown]\n", size - n);
-        else
-                s[n] = '\0';
+                if (raw[i] == '\0')
+                        raw[i] = '?';
+        s = schema_utf8_dup(raw, n, keep + 64);
+        if (size > n) {
+                /* the replacements may have grown it: cut back to keep (at a character) */
+                char *cut = schema_utf8_dup(s, strlen(s), keep);
+                size_t at = strlen(cut);
+
+                free(s);
+                s = xmalloc(at + 64);
+                memcpy(s, cut, at);
+                free(cut);
+                snprintf(s + at, 64, "\n[... %zu more bytes not shown]\n", size - n);
+        } else if (strlen(s) > max) {
+                char *cut = schema_utf8_dup(s, strlen(s), max);
+
+                free(s);
+                s = cut;
+        }
         return s;
 }
 
@@ -540,6 +553,7 @@ static bool read_record(struct judge *judge, const char *info_key, struct build 
         b->memory_kib = mem;
         free(b->log);
         b->log = body && body[2] ? xstrdup(body + 2) : NULL;
+        schema_utf8_fix(&b->log); /* records from before logs were made valid UTF-8 */
         return true;
 }
 
@@ -1105,6 +1119,7 @@ static void test_fail(struct verdict_test *t, enum schema_code code, const char 
         t->verdict = code;
         free(t->checker_message);
         t->checker_message = msg && *msg ? xstrdup(msg) : NULL;
+        schema_utf8_fix(&t->checker_message); /* the checker's own bytes */
 }
 
 static void check(struct job_ctx *ctx, size_t i, int out_fd, struct verdict_test *t)
@@ -1411,6 +1426,7 @@ static void verdict_end(struct verdict *v, enum schema_code code, const char *re
         v->verdict = code;
         free(v->reason);
         v->reason = xstrdup(reason);
+        schema_utf8_fix(&v->reason);
 }
 
 static void ctx_done(struct job_ctx *ctx)
@@ -1770,5 +1786,8 @@ int judge_rejected(const char *id, const char *reason, const char *worker_id,
                 .received_ms = now,
                 .finished_ms = now,
         };
+        /* a job that is not UTF-8 where it should be still gets a verdict every client reads */
+        schema_utf8_fix(&ret_verdict->id);
+        schema_utf8_fix(&ret_verdict->reason);
         return 0;
 }

@@ -353,6 +353,28 @@ static void test_compile_error_gives_the_log(void **state)
         job_done(&job);
 }
 
+/* A compiler echoing a hostile line: the log in the verdict is UTF-8 every client decodes. */
+static void test_compile_log_of_bytes_that_are_not_utf8_is_utf8(void **state)
+{
+        struct verdict v;
+        struct job job;
+        void *buf;
+        size_t len;
+
+        (void)state;
+        job_init(&job, "ce-bytes", "c", "#error \xff\xfe\nint main(void) { return 0; }\n");
+        add_sums(&job, 1);
+        judge_expect(&job, SCHEMA_CE, &v);
+        assert_non_null(v.compile.log);
+        if (!schema_utf8_valid(v.compile.log, strlen(v.compile.log)))
+                fail_msg("compile log is not UTF-8:\n%s", v.compile.log);
+        assert_non_null(strstr(v.compile.log, "#error \xef\xbf\xbd\xef\xbf\xbd"));
+        assert_int_equal(schema_verdict_encode(&v, &buf, &len), 0);
+        free(buf);
+        verdict_done(&v);
+        job_done(&job);
+}
+
 static void test_megabytes_of_errors_end_with_a_capped_log(void **state)
 {
         size_t n = 20000, off = 0;
@@ -1193,6 +1215,7 @@ int main(void)
                 cmocka_unit_test(test_missing_problem_is_rejected),
                 cmocka_unit_test(test_limits_over_the_maximum_are_rejected),
                 cmocka_unit_test(test_compile_error_gives_the_log),
+                cmocka_unit_test(test_compile_log_of_bytes_that_are_not_utf8_is_utf8),
                 cmocka_unit_test(test_megabytes_of_errors_end_with_a_capped_log),
                 cmocka_unit_test(test_include_dev_random_is_ce),
                 cmocka_unit_test(test_one_gib_initialised_array_is_ce),
