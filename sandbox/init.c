@@ -458,6 +458,7 @@ enum exec_stage {
         STAGE_FDS,
         STAGE_CHDIR,
         STAGE_RLIMIT,
+        STAGE_IPC,
         STAGE_IDS,
         STAGE_SECCOMP,
         STAGE_EXEC
@@ -468,6 +469,7 @@ static const char *const stage_names[] = {
         [STAGE_FDS] = "set up descriptors",
         [STAGE_CHDIR] = "chdir",
         [STAGE_RLIMIT] = "setrlimit",
+        [STAGE_IPC] = "new ipc namespace",
         [STAGE_IDS] = "drop privileges",
         [STAGE_SECCOMP] = "load seccomp filter",
         [STAGE_EXEC] = "execve",
@@ -541,6 +543,11 @@ static int child_main(void *arg)
                         child_fail(a, STAGE_RLIMIT);
                 }
         }
+        /* a fresh IPC namespace for every run: SysV shm, message queues, semaphores and POSIX
+         * message queues of an earlier run (another contestant's) are out of reach, and freed
+         * (shm pages and all) when that run's last process is gone */
+        if (unshare(CLONE_NEWIPC) < 0)
+                child_fail(a, STAGE_IPC);
         if (setgroups(0, NULL) < 0 || setresgid(a->gid, a->gid, a->gid) < 0 ||
             setresuid(a->uid, a->uid, a->uid) < 0)
                 child_fail(a, STAGE_IDS);

@@ -6,13 +6,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -217,6 +222,24 @@ int main(int argc, char **argv)
                 while (fd >= 0 && write(fd, buf, sizeof(buf)) > 0)
                         ;
                 printf("%s\n", strerror(errno));
+                return 0;
+        }
+        if (!strcmp(mode, "ipcplant")) { /* keyed SysV shm, msg, sem and a POSIX mq, kept */
+                key_t key = 0x67617665;
+                int ok = shmget(key, 1 << 20, IPC_CREAT | 0666) >= 0 &&
+                         msgget(key, IPC_CREAT | 0666) >= 0 &&
+                         semget(key, 1, IPC_CREAT | 0666) >= 0 &&
+                         mq_open("/gavel", O_CREAT | O_RDWR, 0666, NULL) != (mqd_t)-1;
+
+                printf("%s\n", ok ? "planted" : strerror(errno));
+                return ok ? 0 : 1;
+        }
+        if (!strcmp(mode, "ipcfind")) { /* how many of ipcplant's objects are there */
+                key_t key = 0x67617665;
+
+                printf("%d\n", (shmget(key, 0, 0) >= 0) + (msgget(key, 0) >= 0) +
+                                       (semget(key, 0, 0) >= 0) +
+                                       (mq_open("/gavel", O_RDONLY) != (mqd_t)-1));
                 return 0;
         }
         if (!strcmp(mode, "count")) { /* entries in /w and /tmp */

@@ -558,6 +558,28 @@ static void test_reset_leaves_nothing_of_the_last_run(void **state)
         sandbox_pool_release(pool, sb);
 }
 
+/* SysV shm, message queues, semaphores and POSIX message queues live in the IPC namespace: each
+ * run has its own, so what one run leaves the next (another contestant's) never finds, with or
+ * without a reset between them. */
+static void test_next_run_finds_no_ipc_object_of_the_last(void **state)
+{
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct out o;
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, acquire_timeout_ms(), &sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "ipcplant", NULL);
+        assert_string_equal(o.text, "planted\n");
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "ipcfind", NULL);
+        assert_string_equal(o.text, "0\n");
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "ipcplant", NULL);
+        assert_int_equal(sandbox_reset(sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "ipcfind", NULL);
+        assert_string_equal(o.text, "0\n");
+        sandbox_pool_release(pool, sb);
+}
+
 static void test_open_and_delete_work_inside(void **state)
 {
         struct gv_err err = {0};
@@ -859,6 +881,7 @@ int main(void)
                 cmocka_unit_test(test_there_is_no_network),
                 cmocka_unit_test(test_only_stdio_descriptors_are_inherited),
                 cmocka_unit_test(test_reset_leaves_nothing_of_the_last_run),
+                cmocka_unit_test(test_next_run_finds_no_ipc_object_of_the_last),
                 cmocka_unit_test(test_open_and_delete_work_inside),
                 cmocka_unit_test(test_missing_program_is_an_error_result),
                 cmocka_unit_test(test_two_pools_do_not_share_cgroups),

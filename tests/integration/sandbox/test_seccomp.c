@@ -863,6 +863,32 @@ static void test_policies_return_enosys_for_clone3(void **state)
         expect_exit_under_both(*state, do_clone3, NULL, ENOSYS, "clone3");
 }
 
+/* Linux AIO: a context is refused, so no unkillable O_DIRECT read can be submitted. */
+static int do_io_setup(const void *arg)
+{
+        unsigned long ctx = 0;
+        long r;
+
+        (void)arg;
+        r = syscall(SYS_io_setup, 128L, &ctx);
+        if (r == 0)
+                syscall(SYS_io_destroy, ctx);
+        return errno_of(r);
+}
+
+/* io_submit on a made-up context: ENOSYS from the filter, not EINVAL from the kernel. */
+static int do_io_submit(const void *arg)
+{
+        (void)arg;
+        return errno_of(syscall(SYS_io_submit, 1L, 0L, NULL));
+}
+
+static void test_policies_return_enosys_for_linux_aio(void **state)
+{
+        expect_exit_under_both(*state, do_io_setup, NULL, ENOSYS, "io_setup");
+        expect_exit_under_both(*state, do_io_submit, NULL, ENOSYS, "io_submit");
+}
+
 static int do_socket(const void *arg)
 {
         const int *family = arg;
@@ -1056,6 +1082,7 @@ int main(void)
                 T(test_policies_kill_terminal_injection_ioctls),
                 T(test_policies_kill_every_denied_syscall),
                 T(test_policies_return_enosys_for_clone3),
+                T(test_policies_return_enosys_for_linux_aio),
                 T(test_policies_refuse_network_sockets_with_eperm),
                 T(test_run_policy_refuses_unix_sockets_compile_policy_allows_them),
                 T(test_run_policy_answers_the_sync_family_without_the_kernel),
