@@ -23,6 +23,18 @@ gavel_install_deps() {
     fi
 }
 
+# What ops/kafka needs to run Apache Kafka: Java 17 and Maven (which fetches Kafka's jars).
+gavel_install_kafka_deps() {
+    command -v java >/dev/null && command -v mvn >/dev/null && return 0
+    echo "ops: installing openjdk-17-jre-headless maven" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+        openjdk-17-jre-headless maven >/dev/null; }; then
+        echo "ops: cannot install Java 17 and Maven (apt-get install openjdk-17-jre-headless maven failed)" >&2
+        return 1
+    fi
+}
+
 # gavel_build DIR [cmake options...]: configure (once) and build DIR.
 gavel_build() {
     local dir=$1
