@@ -14,9 +14,9 @@
 #include <time.h>
 
 #include "schema/cleanup.h"
-#include "worker/audit.h"
+#include "worker/audit/audit.h"
 #include "worker/cmd.h"
-#include "worker/json.h"
+#include "worker/util/json.h"
 
 static void usage(FILE *f)
 {

@@ -33,10 +33,10 @@
 
 #include "sandbox/sandbox.h"
 #include "schema/cleanup.h"
-#include "worker/audit.h"
+#include "worker/audit/audit.h"
 #include "worker/cmd.h"
-#include "worker/judge.h"
-#include "worker/lang.h"
+#include "worker/judge/judge.h"
+#include "worker/judge/lang.h"
 
 extern char **environ;
 

@@ -21,7 +21,7 @@
 #include "schema/cleanup.h"
 #include "worker/cmd.h"
 #include "worker/kafka.h"
-#include "worker/log.h"
+#include "worker/util/log.h"
 
 #define BROKER_PARTITIONS_MAX 1000
 #define BROKER_LINE_MAX       4096

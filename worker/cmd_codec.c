@@ -19,7 +19,7 @@
 #include "schema/cleanup.h"
 #include "schema/schema.h"
 #include "worker/cmd.h"
-#include "worker/json.h"
+#include "worker/util/json.h"
 
 #define READ_CHUNK (64 * 1024)
 

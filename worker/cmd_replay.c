@@ -18,13 +18,13 @@
 
 #include "queue/queue.h"
 #include "schema/cleanup.h"
-#include "worker/audit.h"
+#include "worker/audit/audit.h"
 #include "worker/cmd.h"
 #include "worker/config.h"
-#include "worker/judge.h"
+#include "worker/judge/judge.h"
 #include "worker/kafka.h"
-#include "worker/lang.h"
-#include "worker/replay.h"
+#include "worker/judge/lang.h"
+#include "worker/audit/replay.h"
 
 static void usage(FILE *f)
 {

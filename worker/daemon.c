@@ -24,13 +24,13 @@
 #include "queue/queue.h"
 #include "schema/cleanup.h"
 #include "schema/schema.h"
-#include "worker/audit.h"
+#include "worker/audit/audit.h"
 #include "worker/cmd.h"
 #include "worker/config.h"
-#include "worker/judge.h"
+#include "worker/judge/judge.h"
 #include "worker/kafka.h"
-#include "worker/lang.h"
-#include "worker/log.h"
+#include "worker/judge/lang.h"
+#include "worker/util/log.h"
 
 #define WORKER_SLOT_MAX    64           /* local worker numbers tried for a derived id */
 #define VERDICT_BYTES_MAX  (512 * 1024) /* a verdict beyond this loses its logs, then is SE */

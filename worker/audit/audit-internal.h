@@ -9,7 +9,7 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 
-#include "worker/audit.h"
+#include "worker/audit/audit.h"
 
 struct audit__op;
 

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 
 #include "schema/cleanup.h"
-#include "worker/audit-internal.h"
-#include "worker/json.h"
+#include "worker/audit/audit-internal.h"
+#include "worker/util/json.h"
 
 #define PAGE_ROWS    64                 /* jobs fetched by one read transaction */
 #define PAGE_BYTES   ((size_t)16 << 20) /* ...or fewer, once their bytes reach this */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "worker/replay.h"
+#include "worker/audit/replay.h"
 
 struct diff {
         char *buf;

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "schema/cleanup.h"
-#include "worker/audit-internal.h"
+#include "worker/audit/audit-internal.h"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DEFAULT_QUEUE_MAX       4096

@@ -23,8 +23,8 @@
 #include <openssl/evp.h>
 
 #include "schema/cleanup.h"
-#include "worker/cache.h"
-#include "worker/fileio.h"
+#include "worker/judge/cache.h"
+#include "worker/util/fileio.h"
 
 #define DEFAULT_MAX_KIB (1024 * 1024)
 #define TMP_PREFIX      ".tmp."

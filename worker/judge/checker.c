@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "schema/cleanup.h"
-#include "worker/checker.h"
-#include "worker/fileio.h"
+#include "worker/judge/checker.h"
+#include "worker/util/fileio.h"
 
 #define QUOTE_MAX    40 /* characters of one quoted excerpt, escapes included */
 #define QUOTE_SIZE   (QUOTE_MAX + 16)

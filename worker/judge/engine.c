@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 #include "schema/cleanup.h"
-#include "worker/cache.h"
-#include "worker/checker.h"
-#include "worker/fileio.h"
-#include "worker/judge.h"
-#include "worker/problem.h"
+#include "worker/judge/cache.h"
+#include "worker/judge/checker.h"
+#include "worker/util/fileio.h"
+#include "worker/judge/judge.h"
+#include "worker/judge/problem/problem.h"
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U /* Linux 6.3; older kernels refuse it and need nothing */

@@ -14,8 +14,8 @@
 #include "sandbox/sandbox.h"
 #include "schema/err.h"
 #include "schema/schema.h"
-#include "worker/lang.h"
-#include "worker/problem.h"
+#include "worker/judge/lang.h"
+#include "worker/judge/problem/problem.h"
 
 struct judge_conf {
         unsigned slots;                   /* jobs judged at once; 0: the number of cores */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The language table (see lang.h): worker/languages.yaml, compiled into the program as bytes
+ * The language table (see lang.h): worker/judge/languages.yaml, compiled into the program as bytes
  * (lang-defaults.c, generated at build time), then the operator's file on top, entry by entry.
  * Every entry is checked when loaded, so a typo fails at start-up with its file and line, never
  * later as a mysterious compile error.
@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "schema/cleanup.h"
-#include "worker/lang.h"
-#include "worker/yml.h"
+#include "worker/judge/lang.h"
+#include "worker/util/yml.h"
 
-/* Generated from worker/languages.yaml by worker/embed.cmake. */
+/* Generated from worker/judge/languages.yaml by worker/embed.cmake. */
 extern const unsigned char lang__defaults[];
 extern const size_t lang__defaults_len;
 

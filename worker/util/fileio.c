@@ -12,7 +12,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "worker/fileio.h"
+#include "worker/util/fileio.h"
 
 static int copy_loop(int dst_fd, int src_fd, off_t off, uint64_t *ret_len, struct gv_err *err)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "schema/cleanup.h"
-#include "worker/json.h"
+#include "worker/util/json.h"
 
 static const char b64_alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "worker/log.h"
+#include "worker/util/log.h"
 
 #define LOG_LINE_MAX 2048
 

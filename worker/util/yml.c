@@ -16,7 +16,7 @@
 #include <yaml.h>
 
 #include "schema/cleanup.h"
-#include "worker/yml.h"
+#include "worker/util/yml.h"
 
 struct yml_doc {
         yaml_document_t doc;

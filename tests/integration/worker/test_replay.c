@@ -22,10 +22,10 @@
 #include "queue/queue.h"
 #include "schema/cleanup.h"
 #include "tests/integration/worker/gproc.h"
-#include "worker/audit.h"
-#include "worker/judge.h"
-#include "worker/lang.h"
-#include "worker/problem.h"
+#include "worker/audit/audit.h"
+#include "worker/judge/judge.h"
+#include "worker/judge/lang.h"
+#include "worker/judge/problem/problem.h"
 
 #define N_SUBS 4
 

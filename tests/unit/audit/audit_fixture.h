@@ -24,7 +24,7 @@
 /* clang-format on */
 
 #include "schema/schema.h"
-#include "worker/audit.h"
+#include "worker/audit/audit.h"
 
 #define DAY_MS ((int64_t)86400000)
 

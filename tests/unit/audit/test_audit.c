@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker/audit.c and audit_read.c on real sqlite files: what is recorded reads back byte for
+ * worker/audit/writer.c and reader.c on real sqlite files: what is recorded reads back byte for
  * byte; the file is 0600 and never a symlink; old schemas migrate and newer ones are refused;
  * threads record at once; a pending verdict is on disk when the call returns; a full or locked
  * database is an error and an unhealthy log, not a crash; a SIGKILL mid-write leaves a sound
@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "schema/cleanup.h"
-#include "tests/unit/worker/audit_fixture.h"
+#include "tests/unit/audit/audit_fixture.h"
 
 struct fixture {
         char dir[64];

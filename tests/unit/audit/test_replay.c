@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "worker/replay.h"
+#include "worker/audit/replay.h"
 
 static struct verdict_test tests_a[3] = {
         {.verdict = SCHEMA_AC, .time_ms = 10}, {.verdict = SCHEMA_AC}, {.verdict = SCHEMA_WA}};

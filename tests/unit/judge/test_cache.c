@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * worker/cache.c on a real folder: keys, round trips, misses, least-recently-used eviction and
+ * worker/judge/cache.c on a real folder: keys, round trips, misses, least-recently-used eviction and
  * the size bound, several threads and a second process storing the same key while readers check
  * every byte, readers keeping evicted entries, crash leftovers, and folders it must refuse.
  */
@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "worker/cache.h"
+#include "worker/judge/cache.h"
 
 struct fixture {
         char dir[64];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * worker/checker.c, built-in checkers: tokens, exact, lines and float on the edge cases that
+ * worker/judge/checker.c, built-in checkers: tokens, exact, lines and float on the edge cases that
  * decide verdicts (empty output, trailing spaces, CRLF, NUL bytes, huge tokens, float corner
  * values, extra and missing output), and the messages they give.
  */
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "worker/checker.h"
+#include "worker/judge/checker.h"
 
 static struct checker_outcome check_n(enum schema_checker kind, double eps, const char *out,
                                       size_t out_len, const char *ans, size_t ans_len)

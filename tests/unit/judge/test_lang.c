@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker/lang.c: the built-in language table, an operator's file replacing, adding and removing
+ * worker/judge/lang.c: the built-in language table, an operator's file replacing, adding and removing
  * entries by name, every malformed file failing with its file, line and field, lang_find and the
  * {src}/{exe} expansion.
  */
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "schema/cleanup.h"
-#include "worker/lang.h"
+#include "worker/judge/lang.h"
 
 struct fixture {
         char dir[64];

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker/problem.c: problem.yaml in every form (limits, checkers, test lists, folder shortcuts,
+ * worker/judge/problem/: problem.yaml in every form (limits, checkers, test lists, folder shortcuts,
  * subtasks with ranges and dependencies), bare folders of N.in / N.ans, inline tests, the version
  * hash, and every malformed problem failing with its file, line and field. Also the folder's
  * fence: no path or symbolic link may lead the judge to read a file outside the problem.
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "worker/problem.h"
+#include "worker/judge/problem/problem.h"
 
 struct fixture {
         int fds;            /* open at the start: the same number must be open at the end */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker/fileio.c: whole-file copies whatever the source's position (a file, a memory file; a
+ * worker/util/fileio.c: whole-file copies whatever the source's position (a file, a memory file; a
  * pipe is refused), and bringing a file into the page cache.
  */
 #include <errno.h>
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "worker/fileio.h"
+#include "worker/util/fileio.h"
 
 #define MIB (1u << 20)
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker/json.c: msgpack -> JSON for gavel decode (every msgpack type, invalid UTF-8, bytes
+ * worker/util/json.c: msgpack -> JSON for gavel decode (every msgpack type, invalid UTF-8, bytes
  * keys, non-string keys, nesting bounds) and JSON -> msgpack for gavel encode's "meta".
  */
 #include <math.h>
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "worker/json.h"
+#include "worker/util/json.h"
 
 struct fixture {
         msgpack_sbuffer sbuf;

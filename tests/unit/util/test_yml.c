@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker/yml.c: the typed YAML layer every config file goes through. Each getter on good and bad
+ * worker/util/yml.c: the typed YAML layer every config file goes through. Each getter on good and bad
  * input, and each failure's message: file, line, key path, what was expected and what was found.
  */
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "worker/yml.h"
+#include "worker/util/yml.h"
 
 struct fixture {
         struct yml_doc *doc;

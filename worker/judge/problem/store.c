@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "schema/cleanup.h"
-#include "worker/problem.h"
-#include "worker/yml.h"
+#include "worker/judge/problem/problem.h"
+#include "worker/util/yml.h"
 
 #define PROBLEM_TESTS_MAX 100000 /* the schema's array_max: a verdict has a row per test */
 #define SUBTASKS_MAX      1000
