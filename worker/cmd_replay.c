@@ -19,12 +19,12 @@
 #include "queue/queue.h"
 #include "schema/cleanup.h"
 #include "worker/audit/audit.h"
+#include "worker/audit/replay.h"
 #include "worker/cmd.h"
 #include "worker/config.h"
 #include "worker/judge/judge.h"
-#include "worker/kafka.h"
 #include "worker/judge/lang.h"
-#include "worker/audit/replay.h"
+#include "worker/kafka.h"
 
 static void usage(FILE *f)
 {

@@ -16,10 +16,10 @@
 
 #include "schema/cleanup.h"
 #include "worker/cmd.h"
-#include "worker/util/json.h"
 #include "worker/judge/judge.h"
 #include "worker/judge/lang.h"
 #include "worker/judge/problem/problem.h"
+#include "worker/util/json.h"
 
 #define STDERR_SHOWN 300 /* bytes of a failed test's stderr shown under its row */
 

@@ -28,8 +28,8 @@
 #include "worker/cmd.h"
 #include "worker/config.h"
 #include "worker/judge/judge.h"
-#include "worker/kafka.h"
 #include "worker/judge/lang.h"
+#include "worker/kafka.h"
 #include "worker/util/log.h"
 
 #define WORKER_SLOT_MAX    64           /* local worker numbers tried for a derived id */

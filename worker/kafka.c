@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "schema/cleanup.h"
-#include "worker/util/json.h"
 #include "worker/kafka.h"
+#include "worker/util/json.h"
 #include "worker/util/log.h"
 
 volatile sig_atomic_t kafka_stop;

@@ -23,9 +23,9 @@
 #include "schema/cleanup.h"
 #include "worker/judge/cache.h"
 #include "worker/judge/checker.h"
-#include "worker/util/fileio.h"
 #include "worker/judge/judge.h"
 #include "worker/judge/problem/problem.h"
+#include "worker/util/fileio.h"
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U /* Linux 6.3; older kernels refuse it and need nothing */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * worker/judge/cache.c on a real folder: keys, round trips, misses, least-recently-used eviction and
- * the size bound, several threads and a second process storing the same key while readers check
+ * worker/judge/cache.c on a real folder: keys, round trips, misses, least-recently-used eviction
+ * and the size bound, several threads and a second process storing the same key while readers check
  * every byte, readers keeping evicted entries, crash leftovers, and folders it must refuse.
  */
 #include <dirent.h>

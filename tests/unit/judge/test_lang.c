@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker/judge/lang.c: the built-in language table, an operator's file replacing, adding and removing
- * entries by name, every malformed file failing with its file, line and field, lang_find and the
- * {src}/{exe} expansion.
+ * worker/judge/lang.c: the built-in language table, an operator's file replacing, adding and
+ * removing entries by name, every malformed file failing with its file, line and field, lang_find
+ * and the {src}/{exe} expansion.
  */
 #include <fcntl.h>
 #include <limits.h>

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker/judge/problem/: problem.yaml in every form (limits, checkers, test lists, folder shortcuts,
- * subtasks with ranges and dependencies), bare folders of N.in / N.ans, inline tests, the version
- * hash, and every malformed problem failing with its file, line and field. Also the folder's
- * fence: no path or symbolic link may lead the judge to read a file outside the problem.
+ * worker/judge/problem/: problem.yaml in every form (limits, checkers, test lists, folder
+ * shortcuts, subtasks with ranges and dependencies), bare folders of N.in / N.ans, inline tests,
+ * the version hash, and every malformed problem failing with its file, line and field. Also the
+ * folder's fence: no path or symbolic link may lead the judge to read a file outside the problem.
  */
 #include <dirent.h>
 #include <fcntl.h>

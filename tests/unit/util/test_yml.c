@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker/util/yml.c: the typed YAML layer every config file goes through. Each getter on good and bad
- * input, and each failure's message: file, line, key path, what was expected and what was found.
+ * worker/util/yml.c: the typed YAML layer every config file goes through. Each getter on good and
+ * bad input, and each failure's message: file, line, key path, what was expected and what was
+ * found.
  */
 #include <fcntl.h>
 #include <limits.h>
