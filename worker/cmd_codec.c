@@ -295,7 +295,7 @@ static int decode_typed(enum msg_type type, const void *buf, size_t len,
                 break;
         }
         if (r < 0)
-                return gv_err_prefix(err, "not a valid %s: ", msg_type_names[type]);
+                return gv_err_prefix(err, r, "not a valid %s: ", msg_type_names[type]);
         return 0;
 }
 
@@ -722,12 +722,12 @@ static int get_bytes(const struct encode *enc, const json_t *obj, const char *ke
                         return gv_err_set(err, r, "%s: '%s' takes %s over the limit of %zu bytes",
                                           file_key, path, what, limit);
                 if (r < 0)
-                        return gv_err_prefix(err, "%s: ", file_key);
+                        return gv_err_prefix(err, r, "%s: ", file_key);
                 return 0;
         }
         r = json_get_bytes(val, ret_buf, ret_len, err);
         if (r < 0)
-                return gv_err_prefix(err, "%s: ", key);
+                return gv_err_prefix(err, r, "%s: ", key);
         if (*ret_len > max) {
                 free(steal_pointer(ret_buf));
                 return gv_err_set(err, -E2BIG, "%s: takes %s over the limit of %zu bytes", key,
@@ -753,7 +753,7 @@ static int get_meta(const struct encode *enc, const json_t *obj, uint8_t **ret_b
         r = json_to_msgpack(val, &pk, enc->lim.depth_max - 1, err);
         if (r < 0) {
                 msgpack_sbuffer_destroy(&sbuf);
-                return gv_err_prefix(err, "meta");
+                return gv_err_prefix(err, r, "meta");
         }
         *ret_buf = xmemdup(sbuf.data, sbuf.size);
         *ret_len = sbuf.size;
@@ -807,7 +807,7 @@ static int job_checker(const json_t *obj, struct job *job, struct gv_err *err)
                 if (r == 0 && job->checker_eps < 0)
                         r = gv_err_set(err, -EINVAL, "eps: expected a number >= 0");
                 if (r < 0)
-                        return gv_err_prefix(err, "checker.");
+                        return gv_err_prefix(err, r, "checker.");
         } else
                 return gv_err_set(err, -EINVAL,
                                   "checker: expected a name or {\"name\": ..., \"eps\": ...}");
@@ -837,7 +837,7 @@ static int job_limits(const json_t *obj, struct job_limits *limits, struct gv_er
                 r = get_u64(val, "memory_kib", &limits->memory_kib, err);
         if (r == 0)
                 r = get_u64(val, "output_kib", &limits->output_kib, err);
-        return r < 0 ? gv_err_prefix(err, "limits.") : 0;
+        return r < 0 ? gv_err_prefix(err, r, "limits.") : 0;
 }
 
 static int job_test(struct encode *enc, const json_t *val, struct job_test *test,
@@ -883,7 +883,7 @@ static int job_tests(struct encode *enc, const json_t *obj, struct job *job, str
                         return gv_err_set(err, -EINVAL, "tests[%zu]: expected an object", i);
                 r = job_test(enc, test, &job->tests[i], err);
                 if (r < 0)
-                        return gv_err_prefix(err, "tests[%zu].", i);
+                        return gv_err_prefix(err, r, "tests[%zu].", i);
         }
         return 0;
 }
@@ -966,7 +966,7 @@ static int verdict_compile(const json_t *obj, struct verdict_compile *compile, s
                 r = get_u64(val, "memory_kib", &compile->memory_kib, err);
         if (r == 0)
                 r = get_bool(val, "cached", &compile->cached, err);
-        return r < 0 ? gv_err_prefix(err, "compile.") : 0;
+        return r < 0 ? gv_err_prefix(err, r, "compile.") : 0;
 }
 
 static int verdict_test(const json_t *val, struct verdict_test *test, struct gv_err *err)
@@ -1036,7 +1036,7 @@ static int verdict_from_json(struct encode *enc, const json_t *obj, struct verdi
                                                   i);
                         r = verdict_test(test, &verdict->tests[i], err);
                         if (r < 0)
-                                return gv_err_prefix(err, "tests[%zu].", i);
+                                return gv_err_prefix(err, r, "tests[%zu].", i);
                 }
         }
         if (r == 0)

@@ -30,6 +30,7 @@
 #include "worker/judge/judge.h"
 #include "worker/judge/lang.h"
 #include "worker/kafka.h"
+#include "worker/setup.h"
 #include "worker/util/log.h"
 
 #define WORKER_SLOT_MAX    64           /* local worker numbers tried for a derived id */
@@ -409,84 +410,29 @@ static int derive_id(struct worker *w, struct gv_err *err)
                           WORKER_SLOT_MAX, w->conf.group);
 }
 
-/* The configured limits over the engine's defaults: 0 fields keep the default. */
-static void override_limits(struct job_limits *dst, const struct job_limits *src)
-{
-        if (src->time_ms)
-                dst->time_ms = src->time_ms;
-        if (src->wall_ms)
-                dst->wall_ms = src->wall_ms;
-        if (src->memory_kib)
-                dst->memory_kib = src->memory_kib;
-        if (src->output_kib)
-                dst->output_kib = src->output_kib;
-}
-
 static int start_judge(struct worker *w, struct gv_err *err)
 {
-        struct judge_conf jc;
-        int r;
-
-        r = lang_table_load(w->conf.languages, &w->langs, err);
-        if (r < 0)
-                return r;
-        judge_conf_default(&jc);
-        jc.slots = w->conf.slots;
-        jc.langs = w->langs;
-        jc.problem_store = w->conf.problems;
-        jc.cache_dir = w->conf.cache_dir;
-        jc.cache_max_kib = w->conf.cache_max_kib;
-        jc.worker_id = w->id;
-        if (w->conf.pool)
-                jc.sandbox.pool_size = w->conf.pool;
-        override_limits(&jc.max_limits, &w->conf.max_limits);
-        override_limits(&jc.default_limits, &w->conf.default_limits);
-        return judge_new(&jc, &w->judge, err);
+        return setup_judge(&w->conf, w->id, &w->langs, &w->judge, err);
 }
 
 static int start_kafka(struct worker *w, struct gv_err *err)
 {
         struct queue_eos_conf ec;
         char txn_id[256];
-        unsigned slots = judge_slots(w->judge);
         int r;
 
-        queue_eos_conf_default(&ec);
-        ec.kafka = (struct queue_conf){
-                .brokers = w->conf.brokers,
-                .client_id = w->id,
-                .props = w->conf.kafka,
-                .n_props = w->conf.n_kafka,
-                .log = kafka_log,
-        };
+        setup_eos_conf(&w->conf, w->id, judge_slots(w->judge), txn_id, sizeof(txn_id), &ec);
         r = queue_producer_new(&ec.kafka, &w->progress, err);
         if (r < 0)
                 return r;
-        snprintf(txn_id, sizeof(txn_id), "gavel-%.100s-%.100s", w->conf.group, w->id);
-        ec.group = w->conf.group;
-        ec.jobs_topic = w->conf.topic_jobs;
-        ec.verdicts_topic = w->conf.topic_verdicts;
-        ec.dlq_topic = w->conf.topic_dlq;
-        ec.transactional_id = txn_id;
-        ec.max_in_flight = slots;
-        ec.window = w->conf.window ? w->conf.window : 4 * slots + 16;
-        ec.batch_max = w->conf.batch_max;
-        ec.linger_ms = w->conf.linger_ms;
-        ec.session_timeout_ms = w->conf.session_timeout_ms;
-        ec.mock_compat = w->conf.mock_compat;
         return queue_eos_new(&ec, on_job, on_publish, w, &w->eos, err);
 }
 
 static int start_audit(struct worker *w, struct gv_err *err)
 {
-        struct audit_conf ac = {
-                .path = w->conf.audit,
-                .worker_id = w->id,
-                .writer = true,
-                .create = true,
-                .log = audit_log_cb,
-        };
+        struct audit_conf ac;
 
+        setup_audit_conf(&w->conf, w->id, audit_log_cb, &ac);
         if (!w->conf.audit)
                 return 0;
         return audit_open(&ac, &w->audit, err);

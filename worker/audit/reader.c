@@ -356,7 +356,7 @@ int audit_stats(struct audit *audit, struct audit_stats *ret_stats, struct gv_er
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
         disconnect_reader(audit, db);
         if (r < 0)
-                return gv_err_prefix(err, "audit log '%s': ", audit->path);
+                return gv_err_prefix(err, r, "audit log '%s': ", audit->path);
         stats.db_bytes = file_size(audit->path, "");
         stats.wal_bytes = file_size(audit->path, "-wal");
         *ret_stats = stats;
@@ -510,7 +510,7 @@ int audit_prune(struct audit *audit, int64_t before_ms, struct audit_pruned *ret
                 sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         disconnect_reader(audit, db);
         if (r < 0)
-                return gv_err_prefix(err, "cannot prune the audit log '%s': ", audit->path);
+                return gv_err_prefix(err, r, "cannot prune the audit log '%s': ", audit->path);
         pruned.bytes_after = file_size(audit->path, "") + file_size(audit->path, "-wal");
         *ret_pruned = pruned;
         return 0;

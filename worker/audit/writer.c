@@ -290,7 +290,7 @@ int audit__connect(struct audit *audit, sqlite3 **ret_db, struct gv_err *err)
         r = audit__exec(db, "PRAGMA foreign_keys = ON", err);
         if (r < 0) {
                 sqlite3_close(db);
-                return gv_err_prefix(err, "audit log '%s': ", audit->path);
+                return gv_err_prefix(err, r, "audit log '%s': ", audit->path);
         }
         *ret_db = db;
         return 0;
@@ -362,7 +362,7 @@ static int migrate(struct audit *audit, sqlite3 *db, struct gv_err *err)
                 return gv_err_set(err, r, "'%s' is not an audit log: %s", audit->path,
                                   sqlite3_errmsg(db));
         if (r < 0)
-                return gv_err_prefix(err, "audit log '%s': ", audit->path);
+                return gv_err_prefix(err, r, "audit log '%s': ", audit->path);
         if (version > AUDIT_SCHEMA_VERSION)
                 return gv_err_set(err, -EPROTONOSUPPORT,
                                   "audit log '%s' has schema version %" PRId64
@@ -383,7 +383,7 @@ static int migrate(struct audit *audit, sqlite3 *db, struct gv_err *err)
         if (r == 0)
                 r = set_wal(db, err);
         if (r < 0)
-                return gv_err_prefix(err, "audit log '%s': ", audit->path);
+                return gv_err_prefix(err, r, "audit log '%s': ", audit->path);
 
         while (version < AUDIT_SCHEMA_VERSION) {
                 char sql[64];
@@ -403,7 +403,7 @@ static int migrate(struct audit *audit, sqlite3 *db, struct gv_err *err)
                 if (r < 0) {
                         if (!sqlite3_get_autocommit(db))
                                 sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-                        return gv_err_prefix(err,
+                        return gv_err_prefix(err, r,
                                              "cannot migrate the audit log '%s' from schema "
                                              "version %" PRId64 ": ",
                                              audit->path, version);
@@ -918,7 +918,7 @@ static void write_batch(struct audit *audit, struct audit__op *batch)
                         op->r = r;
                         op->err = berr;
                 }
-                gv_err_prefix(&berr, "cannot write %u records: ", n);
+                gv_err_prefix(&berr, r, "cannot write %u records: ", n);
                 pthread_mutex_lock(&audit->lock);
                 set_unhealthy(audit, &berr);
                 pthread_mutex_unlock(&audit->lock);
@@ -1090,7 +1090,7 @@ static int writer_setup(struct audit *audit, struct gv_err *err)
         for (int i = 0; i < _ST_MAX && r == 0; i++)
                 r = audit__prepare(db, stmt_sql[i], &audit->stmts[i], err);
         if (r < 0)
-                return gv_err_prefix(err, "audit log '%s': ", audit->path);
+                return gv_err_prefix(err, r, "audit log '%s': ", audit->path);
         audit->sync_full = false;
         return 0;
 }

@@ -574,7 +574,7 @@ int cache_put(struct cache *cache, const char *key, int fd, unsigned mode, struc
                 return tmp_fd;
         r = fileio_copy(tmp_fd, fd, &len, err);
         if (r < 0) {
-                gv_err_prefix(err, "cache entry %s: ", key);
+                gv_err_prefix(err, r, "cache entry %s: ", key);
                 goto out_unlink;
         }
         /* on disk before it has a name: after a power cut an entry is whole or absent, never a

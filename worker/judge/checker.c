@@ -496,14 +496,14 @@ static int copy_in(struct sandbox *sb, const char *path, int src_fd, unsigned mo
 
         r = sandbox_open(sb, path, O_WRONLY | O_CREAT | O_TRUNC, mode, &fd, err);
         if (r < 0)
-                return gv_err_prefix(err, "checker: %s: ", path);
+                return gv_err_prefix(err, r, "checker: %s: ", path);
         r = fileio_copy(fd, src_fd, NULL, err);
         if (r == -ENOSPC || r == -EFBIG || r == -EDQUOT) {
-                gv_err_prefix(err, "%s does not fit in the container: ", path);
+                gv_err_prefix(err, r, "%s does not fit in the container: ", path);
                 return 1;
         }
         if (r < 0)
-                return gv_err_prefix(err, "checker: %s: ", path);
+                return gv_err_prefix(err, r, "checker: %s: ", path);
         return 0;
 }
 
@@ -609,7 +609,7 @@ int checker_run_custom(struct sandbox *sb, const struct checker_custom *c,
                 run.limits.output_kib = CHECKER_OUTPUT_KIB;
         r = sandbox_exec(sb, &run, &res, err);
         if (r < 0)
-                return gv_err_prefix(err, "checker: ");
+                return gv_err_prefix(err, r, "checker: ");
         explain(&res, &run.limits, &o);
         append_message(err_fd, o.message, sizeof(o.message));
         *ret = o;

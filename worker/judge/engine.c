@@ -207,7 +207,7 @@ static int memfd_sealed(const char *name, bool exec, const void *buf, size_t len
                 return r;
         r = src_fd >= 0 ? fileio_copy(fd, src_fd, NULL, err) : write_all(fd, buf, len);
         if (r < 0)
-                return src_fd >= 0 ? gv_err_prefix(err, "memory file %s: ", name)
+                return src_fd >= 0 ? gv_err_prefix(err, r, "memory file %s: ", name)
                                    : gv_err_errno(err, r, "fill memory file %s", name);
         r = memfd_seal(&fd, err);
         if (r < 0)
@@ -338,7 +338,7 @@ static int acquire(struct judge *judge, struct sandbox **ret_sb, struct gv_err *
 {
         int r = sandbox_pool_acquire(judge->pool, ACQUIRE_TIMEOUT_MS, ret_sb, err);
 
-        return r < 0 ? gv_err_prefix(err, "no container: ") : 0;
+        return r < 0 ? gv_err_prefix(err, r, "no container: ") : 0;
 }
 
 /* Writes a file /w/name in the container: buf[0..len), or the content of src_fd (>= 0). */
@@ -356,7 +356,7 @@ static int put_file(struct sandbox *sb, const char *name, const void *buf, size_
                 return r;
         r = src_fd >= 0 ? fileio_copy(fd, src_fd, NULL, err) : write_all(fd, buf, len);
         if (r < 0)
-                return src_fd >= 0 ? gv_err_prefix(err, "%s: ", path)
+                return src_fd >= 0 ? gv_err_prefix(err, r, "%s: ", path)
                                    : gv_err_errno(err, r, "write %s into the container", path);
         return 0;
 }
@@ -389,7 +389,7 @@ static int probe_version(struct judge *judge, const struct lang *lang, char **re
         }
         lang_argv_free(argv);
         if (r < 0)
-                return gv_err_prefix(err, "%s version: ", lang->name);
+                return gv_err_prefix(err, r, "%s version: ", lang->name);
         n = read_head_raw(out_fd, buf, sizeof(buf));
         if (n < 0)
                 n = 0;
@@ -742,13 +742,13 @@ static int load_problem(struct job_ctx *ctx, struct gv_err *err)
                 if (r == -ENOENT)
                         return gv_err_set(err, -EBADMSG, "unknown problem '%s'", job->problem);
                 if (r < 0) { /* the store's problem is broken: the judge's fault (SE) */
-                        gv_err_prefix(err, "problem '%s': ", job->problem);
+                        gv_err_prefix(err, r, "problem '%s': ", job->problem);
                         return r == -EBADMSG || r == -E2BIG ? -EINVAL : r;
                 }
         } else if (job->n_tests > 0) {
                 r = problem_from_job(job, &ctx->own_problem, err);
                 if (r < 0) {
-                        gv_err_prefix(err, "tests: ");
+                        gv_err_prefix(err, r, "tests: ");
                         return r == -ENOMEM ? r : -EBADMSG;
                 }
         } else {
@@ -955,13 +955,13 @@ static int checker_stage(struct job_ctx *ctx, struct gv_err *err)
                 return 0;
         r = read_file(problem->checker_source, CHECKER_SOURCE_MAX, &src, &len, err);
         if (r < 0)
-                return gv_err_prefix(err, "checker: ");
+                return gv_err_prefix(err, r, "checker: ");
         b.extra = problem->hash ? problem->hash : "";
         b.src = src;
         b.src_len = len;
         r = build_run(ctx->judge, &b, err);
         if (r < 0)
-                gv_err_prefix(err, "checker: ");
+                gv_err_prefix(err, r, "checker: ");
         else if (!b.ok)
                 r = gv_err_set(err, -EINVAL, "the checker does not compile: %s: %.120s", b.reason,
                                b.log ? b.log : "");
@@ -984,7 +984,7 @@ static int execute(struct job_ctx *ctx, size_t i, struct sandbox_result *res, in
 
         r = problem_test_open(ctx->problem, i, false, &in_fd, err);
         if (r < 0)
-                return gv_err_prefix(err, "input: ");
+                return gv_err_prefix(err, r, "input: ");
         /* the input's page cache is charged to whoever brings it in: here, not to the program,
          * whose peak memory would otherwise hold what the host had evicted of it */
         (void)fileio_cache_in(in_fd);
@@ -1042,7 +1042,7 @@ static int check_builtin(struct job_ctx *ctx, size_t i, int out_fd, struct check
         if (r == 0)
                 r = read_fd(ans_fd, "the answer file", ANSWER_MAX, &ans, &ans_len, err);
         if (r < 0)
-                return gv_err_prefix(err, "answer: ");
+                return gv_err_prefix(err, r, "answer: ");
         r = map_fd(out_fd, &out, err);
         if (r == 0)
                 checker_builtin(ctx->checker, ctx->eps, out.p, out.len, (const uint8_t *)ans,
@@ -1063,7 +1063,7 @@ static int check_custom(struct job_ctx *ctx, size_t i, int out_fd, struct checke
         if (r == 0)
                 r = problem_test_open(ctx->problem, i, true, &ans_fd, err);
         if (r < 0)
-                return gv_err_prefix(err, "checker input: ");
+                return gv_err_prefix(err, r, "checker input: ");
         /* reset first: the program may have left anything in /w */
         r = job_sandbox(ctx, &sb, err);
         if (r < 0)
@@ -1078,7 +1078,7 @@ static int check_custom(struct job_ctx *ctx, size_t i, int out_fd, struct checke
 
                 r = checker_run_custom(sb, &c, co, err);
         }
-        return r < 0 ? gv_err_prefix(err, "checker: ") : 0;
+        return r < 0 ? gv_err_prefix(err, r, "checker: ") : 0;
 }
 
 static void test_fail(struct verdict_test *t, enum schema_code code, const char *msg)
@@ -1586,7 +1586,7 @@ int judge_new(const struct judge_conf *conf, struct judge **ret_judge, struct gv
                 goto fail;
         r = cache_open(judge->cache_dir, conf->cache_max_kib, &judge->cache, err);
         if (r < 0) {
-                gv_err_prefix(err, "compile cache '%s': ", judge->cache_dir);
+                gv_err_prefix(err, r, "compile cache '%s': ", judge->cache_dir);
                 goto fail;
         }
         judge->threads = xcalloc(judge->conf.slots, sizeof(pthread_t));

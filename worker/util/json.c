@@ -282,11 +282,11 @@ static int from_map(const msgpack_object_map *map, size_t depth, json_t **ret_js
                 r = map_key(&kv->key, depth + 1, &key, err);
                 if (r < 0) {
                         json_decref(obj);
-                        return gv_err_prefix(err, "{key %" PRIu32 "}", i);
+                        return gv_err_prefix(err, r, "{key %" PRIu32 "}", i);
                 }
                 r = from_msgpack(&kv->val, is_bytes_key(&kv->key), depth + 1, &val, err);
                 if (r < 0) {
-                        gv_err_prefix(err, "%s%s", depth > 0 ? "." : "", json_string_value(key));
+                        gv_err_prefix(err, r, "%s%s", depth > 0 ? "." : "", json_string_value(key));
                         json_decref(key);
                         json_decref(obj);
                         return r;
@@ -316,7 +316,7 @@ static int from_array(const msgpack_object_array *array, size_t depth, json_t **
                 r = from_msgpack(&array->ptr[i], false, depth + 1, &val, err);
                 if (r < 0) {
                         json_decref(arr);
-                        return gv_err_prefix(err, "[%" PRIu32 "]", i);
+                        return gv_err_prefix(err, r, "[%" PRIu32 "]", i);
                 }
                 if (json_array_append_new(arr, val) < 0) {
                         json_decref(arr);
@@ -409,7 +409,7 @@ static int pack_object(const json_t *json, msgpack_packer *pk, size_t depth_max,
                         return gv_err_set(err, -ENOMEM, "out of memory");
                 r = json_to_msgpack(val, pk, depth_max - 1, err);
                 if (r < 0)
-                        return gv_err_prefix(err, ".%s", key);
+                        return gv_err_prefix(err, r, ".%s", key);
         }
         return 0;
 }
@@ -434,7 +434,7 @@ int json_to_msgpack(const json_t *json, msgpack_packer *pk, size_t depth_max, st
                 for (i = 0; i < json_array_size(json); i++) {
                         r = json_to_msgpack(json_array_get(json, i), pk, depth_max - 1, err);
                         if (r < 0)
-                                return gv_err_prefix(err, "[%zu]", i);
+                                return gv_err_prefix(err, r, "[%zu]", i);
                 }
                 return 0;
         case JSON_STRING:

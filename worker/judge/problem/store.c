@@ -499,7 +499,7 @@ static int parse_tests(struct loader *l, const struct yml *root, bool subtasks, 
                 return r;
         if (!r) { /* the problem folder's own N.in / N.ans */
                 r = scan_bare(l, "", err);
-                return r < 0 ? gv_err_prefix(err, "%s: ", l->dir) : 0;
+                return r < 0 ? gv_err_prefix(err, r, "%s: ", l->dir) : 0;
         }
         if (yml_is_scalar(&tests)) { /* a folder of N.in / N.ans */
                 r = yml_as_str(&tests, &sub, err);
@@ -801,11 +801,11 @@ static int load(struct loader *l, struct gv_err *err)
         if (faccessat(l->dirfd, "problem.yaml", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
             errno == ENOENT) { /* a bare folder */
                 r = scan_bare(l, "", err);
-                return r < 0 ? gv_err_prefix(err, "%s: ", l->dir) : 0;
+                return r < 0 ? gv_err_prefix(err, r, "%s: ", l->dir) : 0;
         }
         r = check_file(l, "problem.yaml", &fd, err);
         if (r < 0)
-                return gv_err_prefix(err, "%s: ", l->dir);
+                return gv_err_prefix(err, r, "%s: ", l->dir);
         snprintf(name, sizeof(name), "%s/problem.yaml", l->dir);
         r = yml_load_fd(fd, name, &doc, err);
         if (r < 0)
