@@ -24,8 +24,7 @@
 
 #define STDERR_SHOWN 300 /* bytes of a failed test's stderr shown under its row */
 
-        static void
-        usage(FILE *f)
+static void usage(FILE *f)
 {
         fprintf(f,
                 "usage: gavel run --problem DIR --lang LANG [OPTIONS] SOURCE\n"
