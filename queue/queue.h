@@ -63,9 +63,6 @@ struct queue_conf {
  */
 int queue_conf_check(const struct queue_conf *conf, struct gv_err *err);
 
-/* librdkafka's version, "2.0.2". */
-const char *queue_version(void);
-
 /* ---- the embedded broker ----------------------------------------------------------------- */
 
 struct queue_mock;

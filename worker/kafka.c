@@ -15,11 +15,14 @@
 #include "worker/util/log.h"
 
 volatile sig_atomic_t kafka_stop;
+struct queue_eos *volatile kafka_stop_eos;
 
 static void on_signal(int sig)
 {
         (void)sig;
         kafka_stop = 1;
+        if (kafka_stop_eos)
+                queue_eos_interrupt(kafka_stop_eos); /* async-signal-safe; no long waits now */
 }
 
 void kafka_catch_signals(void)

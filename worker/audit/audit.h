@@ -132,10 +132,6 @@ struct audit_stage {
         const char *message;       /* checker message or compile log; copied; or NULL */
 };
 
-/* Records one stage result of an attempt (for callers that learn them one by one). */
-int audit_stage(struct audit *audit, int64_t attempt_id, const struct audit_stage *stage,
-                struct gv_err *err);
-
 /*
  * Records the end of an attempt: state done or abandoned, with reason (copied; or NULL). When
  * verdict is not NULL, its compile result and every test become stage rows in the same write.

@@ -1259,21 +1259,6 @@ static void stage_copy(struct audit__op *op, struct stage_rec *rec, const struct
         rec->message = op_strdup(op, stage->message);
 }
 
-int audit_stage(struct audit *audit, int64_t attempt_id, const struct audit_stage *stage,
-                struct gv_err *err)
-{
-        struct audit__op *op;
-
-        if (stage->kind < 0 || stage->kind >= _AUDIT_STAGE_MAX)
-                return gv_err_set(err, -EINVAL, "stage record of unknown kind %d", stage->kind);
-        op = op_new(OP_STAGES);
-        op->id = attempt_id;
-        op->stages = xcalloc(1, sizeof(*op->stages));
-        op->n_stages = 1;
-        stage_copy(op, &op->stages[0], stage);
-        return enqueue_one(audit, op, NULL, err);
-}
-
 int audit_attempt_finished(struct audit *audit, int64_t attempt_id, enum audit_attempt_state state,
                            const char *reason, const struct verdict *verdict, struct gv_err *err)
 {
