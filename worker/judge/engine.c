@@ -23,6 +23,7 @@
 #include "schema/cleanup.h"
 #include "worker/judge/cache.h"
 #include "worker/judge/checker.h"
+#include "worker/judge/judge-internal.h"
 #include "worker/judge/judge.h"
 #include "worker/judge/problem/problem.h"
 #include "worker/util/fileio.h"
@@ -704,21 +705,6 @@ static int build_run(struct judge *judge, struct build *b, struct gv_err *err)
 
 /* ---- validation ------------------------------------------------------------------------- */
 
-static uint64_t pick(uint64_t job, uint64_t problem, uint64_t def)
-{
-        return job ? job : problem ? problem : def;
-}
-
-static int check_limit(const char *name, uint64_t v, uint64_t max, struct gv_err *err)
-{
-        if (v > max)
-                return gv_err_set(err, -EBADMSG,
-                                  "limits.%s: %" PRIu64
-                                  " is over this worker's maximum of %" PRIu64,
-                                  name, v, max);
-        return 0;
-}
-
 static int load_problem(struct job_ctx *ctx, struct gv_err *err)
 {
         const struct job *job = ctx->job;
@@ -794,11 +780,8 @@ static int prepare(struct job_ctx *ctx, struct gv_err *err)
 {
         const struct job *job = ctx->job;
         const struct judge_conf *conf = &ctx->judge->conf;
-        const struct job_limits *max = &conf->max_limits, *def = &conf->default_limits, *pl;
         const struct lang *lang;
         struct schema_limits lim;
-        uint64_t time, wall;
-        double factor;
         int r;
 
         schema_limits_default(&lim);
@@ -812,13 +795,7 @@ static int prepare(struct job_ctx *ctx, struct gv_err *err)
         if (job->source_len > lim.source_max)
                 return gv_err_set(err, -E2BIG, "source: %zu bytes, over the limit of %zu",
                                   job->source_len, lim.source_max);
-        r = check_limit("time_ms", job->limits.time_ms, max->time_ms, err);
-        if (r == 0)
-                r = check_limit("wall_ms", job->limits.wall_ms, max->wall_ms, err);
-        if (r == 0)
-                r = check_limit("memory_kib", job->limits.memory_kib, max->memory_kib, err);
-        if (r == 0)
-                r = check_limit("output_kib", job->limits.output_kib, max->output_kib, err);
+        r = judge__check_limits(&job->limits, &conf->max_limits, err);
         if (r == 0)
                 r = load_problem(ctx, err);
         if (r < 0)
@@ -827,21 +804,8 @@ static int prepare(struct job_ctx *ctx, struct gv_err *err)
                 return gv_err_set(err, -EINVAL, "problem '%s' has no tests",
                                   ctx->problem->id ? ctx->problem->id : "");
 
-        /* limits: the job's, else the problem's, else the worker's; scaled for the language */
-        pl = &ctx->problem->limits;
-        factor = lang->time_factor > 0 ? lang->time_factor : 1.0;
-        time = (uint64_t)llround((double)pick(job->limits.time_ms, pl->time_ms, def->time_ms) *
-                                 factor);
-        wall = pick(job->limits.wall_ms, pl->wall_ms, def->wall_ms);
-        wall = wall ? (uint64_t)llround((double)wall * factor) : 2 * time + 1000;
-        ctx->run_limits = (struct sandbox_limits){
-                .time_ms = (uint32_t)(time < UINT32_MAX ? time : UINT32_MAX),
-                .wall_ms = (uint32_t)(wall < UINT32_MAX ? wall : UINT32_MAX),
-                .memory_kib = pick(job->limits.memory_kib, pl->memory_kib, def->memory_kib) +
-                              lang->extra_memory_kib,
-                .output_kib = pick(job->limits.output_kib, pl->output_kib, def->output_kib),
-                .pids = 64 + lang->extra_pids,
-        };
+        ctx->run_limits =
+                judge__run_limits(&job->limits, &ctx->problem->limits, &conf->default_limits, lang);
         r = resolve_checker(ctx, err);
         if (r < 0)
                 return r;
@@ -1168,91 +1132,18 @@ static void run_test(struct job_ctx *ctx, size_t i, struct verdict_test *t)
         }
 }
 
-/* ---- subtasks --------------------------------------------------------------------------- */
-
-/* For each test, the subtasks it belongs to (compressed rows). */
-struct membership {
-        size_t *start; /* n_tests + 1 offsets into of */
-        size_t *of;    /* subtask indexes */
-};
-
-static void membership_init(struct membership *m, const struct problem *p)
-{
-        size_t total = 0;
-
-        m->start = xcalloc(p->n_tests + 1, sizeof(size_t));
-        for (size_t s = 0; s < p->n_subtasks; s++)
-                for (size_t k = 0; k < p->subtasks[s].n_tests; k++)
-                        if (p->subtasks[s].tests[k] < p->n_tests) {
-                                m->start[p->subtasks[s].tests[k] + 1]++;
-                                total++;
-                        }
-        for (size_t i = 0; i < p->n_tests; i++)
-                m->start[i + 1] += m->start[i];
-        m->of = xcalloc(total, sizeof(size_t));
-        {
-                cleanup_free size_t *fill = xcalloc(p->n_tests, sizeof(size_t));
-
-                for (size_t s = 0; s < p->n_subtasks; s++)
-                        for (size_t k = 0; k < p->subtasks[s].n_tests; k++) {
-                                size_t t = p->subtasks[s].tests[k];
-
-                                if (t < p->n_tests)
-                                        m->of[m->start[t] + fill[t]++] = s;
-                        }
-        }
-}
-
-static void membership_done(struct membership *m)
-{
-        free(m->start);
-        free(m->of);
-}
-
-/* A subtask is doomed when one of its tests failed or a dependency is doomed. */
-static void propagate_doom(const struct problem *p, bool *doomed)
-{
-        for (bool changed = true; changed;) {
-                changed = false;
-                for (size_t s = 0; s < p->n_subtasks; s++) {
-                        const struct problem_subtask *st = &p->subtasks[s];
-
-                        for (size_t k = 0; k < st->n_depends && !doomed[s]; k++)
-                                if (st->depends[k] >= p->n_subtasks || doomed[st->depends[k]]) {
-                                        doomed[s] = true;
-                                        changed = true;
-                                }
-                }
-        }
-}
-
-/* A test runs unless every subtask it belongs to is doomed already: its result could change
- * nothing (the overall verdict is the first failure, which came before). */
-static bool test_needed(const struct problem *p, const struct membership *m, const bool *doomed,
-                        size_t i)
-{
-        if (!p->n_subtasks || m->start[i] == m->start[i + 1])
-                return true;
-        for (size_t k = m->start[i]; k < m->start[i + 1]; k++)
-                if (!doomed[m->of[k]])
-                        return true;
-        return false;
-}
-
 static void run_tests(struct job_ctx *ctx)
 {
         const struct problem *p = ctx->problem;
         struct verdict *v = ctx->v;
-        struct membership m = {0};
-        cleanup_free bool *doomed = xcalloc(p->n_subtasks, sizeof(bool));
+        struct judge__plan plan;
         bool stop = false;
 
         v->tests = xcalloc(p->n_tests, sizeof(*v->tests));
         v->n_tests = p->n_tests;
         for (size_t i = 0; i < p->n_tests; i++)
                 v->tests[i].verdict = SCHEMA_SKIPPED;
-        if (p->n_subtasks)
-                membership_init(&m, p);
+        judge__plan_init(&plan, p);
         for (size_t i = 0; i < p->n_tests && !stop; i++) {
                 struct verdict_test *t = &v->tests[i];
 
@@ -1260,102 +1151,16 @@ static void run_tests(struct job_ctx *ctx)
                         ctx->cancelled = true;
                         break;
                 }
-                if (!test_needed(p, &m, doomed, i))
+                if (!judge__plan_needed(&plan, i))
                         continue;
                 report(ctx, SCHEMA_STAGE_RUNNING, (uint32_t)(i + 1), (uint32_t)p->n_tests);
                 run_test(ctx, i, t);
                 if (t->verdict == SCHEMA_AC)
                         continue;
                 stop = ctx->job->stop_on_failure;
-                if (p->n_subtasks) {
-                        for (size_t k = m.start[i]; k < m.start[i + 1]; k++)
-                                doomed[m.of[k]] = true;
-                        propagate_doom(p, doomed);
-                }
+                judge__plan_failed(&plan, i);
         }
-        if (p->n_subtasks)
-                membership_done(&m);
-}
-
-/* ---- aggregation ------------------------------------------------------------------------ */
-
-static void score_subtasks(const struct problem *p, struct verdict *v)
-{
-        cleanup_free bool *scores = xcalloc(p->n_subtasks, sizeof(bool));
-
-        for (size_t s = 0; s < p->n_subtasks; s++) {
-                const struct problem_subtask *st = &p->subtasks[s];
-
-                scores[s] = true;
-                for (size_t k = 0; k < st->n_tests; k++)
-                        if (st->tests[k] >= v->n_tests ||
-                            v->tests[st->tests[k]].verdict != SCHEMA_AC)
-                                scores[s] = false;
-        }
-        for (bool changed = true; changed;) {
-                changed = false;
-                for (size_t s = 0; s < p->n_subtasks; s++) {
-                        const struct problem_subtask *st = &p->subtasks[s];
-
-                        for (size_t k = 0; k < st->n_depends && scores[s]; k++)
-                                if (st->depends[k] >= p->n_subtasks || !scores[st->depends[k]]) {
-                                        scores[s] = false;
-                                        changed = true;
-                                }
-                }
-        }
-        for (size_t s = 0; s < p->n_subtasks; s++) {
-                v->max_score += p->subtasks[s].points;
-                if (scores[s])
-                        v->score += p->subtasks[s].points;
-        }
-}
-
-/* Per-test points; when no test carries any, each test is worth one. */
-static void score_tests(const struct problem *p, struct verdict *v)
-{
-        bool any = false;
-
-        for (size_t i = 0; i < p->n_tests; i++)
-                any |= p->tests[i].points > 0;
-        for (size_t i = 0; i < p->n_tests; i++) {
-                double pts = any ? p->tests[i].points : 1.0;
-
-                v->max_score += pts;
-                if (v->tests[i].verdict == SCHEMA_AC)
-                        v->score += pts;
-        }
-}
-
-static void aggregate(struct job_ctx *ctx)
-{
-        struct verdict *v = ctx->v;
-        const struct verdict_test *first = NULL;
-        size_t first_i = 0;
-
-        for (size_t i = 0; i < v->n_tests; i++) {
-                const struct verdict_test *t = &v->tests[i];
-
-                if (t->verdict == SCHEMA_SKIPPED)
-                        continue;
-                if (t->time_ms > v->time_ms)
-                        v->time_ms = t->time_ms;
-                if (t->memory_kib > v->memory_kib)
-                        v->memory_kib = t->memory_kib;
-                if (!first && t->verdict != SCHEMA_AC) {
-                        first = t;
-                        first_i = i;
-                }
-        }
-        v->verdict = first ? first->verdict : SCHEMA_AC;
-        if (first && first->verdict == SCHEMA_SE)
-                v->reason =
-                        xasprintf("test %zu: %s", first_i + 1,
-                                  first->checker_message ? first->checker_message : "system error");
-        if (ctx->problem->n_subtasks)
-                score_subtasks(ctx->problem, v);
-        else
-                score_tests(ctx->problem, v);
+        judge__plan_done(&plan);
 }
 
 /* ---- one job ---------------------------------------------------------------------------- */
@@ -1440,7 +1245,7 @@ static void judge_job(struct judge *judge, const struct judge_request *req, stru
                 verdict_end(v, SCHEMA_SE, err.msg);
         } else if (r == 0) {
                 run_tests(&ctx);
-                aggregate(&ctx);
+                judge__aggregate(ctx.problem, ctx.v);
         }
         if (ctx.cancelled)
                 verdict_end(v, SCHEMA_SE, "cancelled");
