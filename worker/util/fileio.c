@@ -100,3 +100,20 @@ int fileio_cache_in(int fd)
         munmap(p, len);
         return r;
 }
+
+int fileio_write_all(int fd, const void *buf, size_t len)
+{
+        const uint8_t *p = buf;
+        ssize_t n;
+
+        while (len > 0) {
+                n = write(fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "schema/err.h"
@@ -25,3 +26,6 @@ int fileio_copy(int dst_fd, int src_fd, uint64_t *ret_len, struct gv_err *err);
  * effort: returns 0, or -errno when the file could not be mapped or faulted in.
  */
 int fileio_cache_in(int fd);
+
+/* Writes all of buf[0..len) to fd at its position, on through EINTR and short writes. -errno. */
+int fileio_write_all(int fd, const void *buf, size_t len);
