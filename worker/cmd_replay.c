@@ -26,6 +26,7 @@
 #include "worker/judge/lang.h"
 #include "worker/kafka.h"
 #include "worker/setup.h"
+#include "worker/util/clock.h"
 
 static void usage(FILE *f)
 {
@@ -77,11 +78,9 @@ static int parse_when(const char *opt, const char *s, int64_t *ret_ms)
 {
         int64_t ago;
         uint64_t ms;
-        struct timespec ts;
 
         if (cmd_parse_duration(s, &ago) == 0) {
-                clock_gettime(CLOCK_REALTIME, &ts);
-                *ret_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - ago;
+                *ret_ms = clock_wall_ms() - ago;
                 return 0;
         }
         if (cmd_parse_u64("replay", opt, s, INT64_MAX, &ms) < 0)

@@ -31,6 +31,7 @@
 #include "worker/judge/lang.h"
 #include "worker/kafka.h"
 #include "worker/setup.h"
+#include "worker/util/clock.h"
 #include "worker/util/log.h"
 
 #define WORKER_SLOT_MAX    64           /* local worker numbers tried for a derived id */
@@ -61,22 +62,6 @@ struct wjob {
         int64_t attempt_id; /* audit row, or 0 */
         int64_t received_ms;
 };
-
-static int64_t unix_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the audit log's hook points ----------------------------------------------------------
  * With --audit (or audit: in the file) every job received, every attempt and every verdict's
@@ -289,7 +274,7 @@ static void on_done(struct verdict *v, bool cancelled, void *userdata)
                 finish_with(wj->qjob, v);
         }
         log_debug("job done", "id=%s verdict=%s cancelled=%d ms=%" PRId64, wj->job.id,
-                  schema_code_name(v->verdict), cancelled, unix_ms() - wj->received_ms);
+                  schema_code_name(v->verdict), cancelled, clock_wall_ms() - wj->received_ms);
         verdict_done(v);
         job_done(&wj->job);
         free(wj);
@@ -307,7 +292,7 @@ static void on_job(struct queue_job *qjob, void *userdata)
 
         wj->w = w;
         wj->qjob = qjob;
-        wj->received_ms = unix_ms();
+        wj->received_ms = clock_wall_ms();
         r = schema_job_decode(msg->value, msg->len, &w->lim, &wj->job, &err);
         audit_received(w, msg, r == 0 ? &wj->job : NULL, wj->received_ms, &wj->attempt_id);
         if (r < 0) {
@@ -449,15 +434,15 @@ static void log_status(struct worker *w, bool held)
 /* Polls until told to stop or the session fails; returns 0 or the session's error. */
 static int serve(struct worker *w)
 {
-        int64_t next_status = mono_ms() + w->conf.status_interval_ms;
+        int64_t next_status = clock_mono_ms() + w->conf.status_interval_ms;
         struct gv_err err = {0};
         bool held = false;
         int r;
 
         while (!kafka_stop) {
-                if (w->conf.status_interval_ms && mono_ms() >= next_status) {
+                if (w->conf.status_interval_ms && clock_mono_ms() >= next_status) {
                         log_status(w, held);
-                        next_status = mono_ms() + w->conf.status_interval_ms;
+                        next_status = clock_mono_ms() + w->conf.status_interval_ms;
                 }
                 r = queue_eos_poll(w->eos, 1000, &err);
                 if (r < 0) {
@@ -482,22 +467,22 @@ static int serve(struct worker *w)
 /* Lets jobs being judged finish within the grace, abandons the rest, commits, leaves. */
 static int shut_down(struct worker *w)
 {
-        int64_t deadline = mono_ms() + w->conf.grace_ms;
+        int64_t deadline = clock_mono_ms() + w->conf.grace_ms;
         struct gv_err err = {0};
         int r;
 
         queue_eos_hold(w->eos, true);
         log_info("stopping", "in_flight=%u grace_ms=%u", queue_eos_in_flight(w->eos),
                  w->conf.grace_ms);
-        while (queue_eos_in_flight(w->eos) > 0 && mono_ms() < deadline)
+        while (queue_eos_in_flight(w->eos) > 0 && clock_mono_ms() < deadline)
                 if (queue_eos_poll(w->eos, 100, &err) < 0)
                         break;
         if (queue_eos_in_flight(w->eos) > 0) {
                 log_warn("grace over: abandoning jobs", "in_flight=%u",
                          queue_eos_in_flight(w->eos));
                 queue_eos_abandon(w->eos);
-                deadline = mono_ms() + ABANDON_TIMEOUT_MS;
-                while (queue_eos_in_flight(w->eos) > 0 && mono_ms() < deadline)
+                deadline = clock_mono_ms() + ABANDON_TIMEOUT_MS;
+                while (queue_eos_in_flight(w->eos) > 0 && clock_mono_ms() < deadline)
                         if (queue_eos_poll(w->eos, 100, &err) < 0)
                                 break;
         }
