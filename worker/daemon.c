@@ -117,13 +117,20 @@ static void audit_finished(struct worker *w, int64_t attempt_id, const struct ve
                 log_error("audit: cannot record an attempt", "err=\"%s\"", err.msg);
 }
 
+/* What the audit log indexes of a verdict, noted with its job when it is finished, so that the
+ * publish hook need not decode the bytes it was encoded into. */
+struct verdict_note {
+        enum schema_code code;
+        double score, max_score;
+};
+
 /* queue/'s publish hook: durable before commit, marked after. */
 static int on_publish(enum queue_publish_phase phase, const struct queue_published *pub, size_t n,
                       void *userdata)
 {
         struct worker *w = userdata;
         cleanup_free struct audit_verdict *av = NULL;
-        cleanup_free struct verdict *decoded = NULL;
+        cleanup_free struct verdict *summary = NULL;
         struct gv_err err = {0};
         size_t k = 0;
         int r = 0;
@@ -141,16 +148,20 @@ static int on_publish(enum queue_publish_phase phase, const struct queue_publish
                 return 0;
         }
         av = xcalloc(n, sizeof(*av));
-        decoded = xcalloc(n, sizeof(*decoded));
+        summary = xcalloc(n, sizeof(*summary));
         for (size_t i = 0; i < n; i++) {
-                if (pub[i].skipped || !pub[i].tag || !pub[i].verdict)
+                struct verdict_note note;
+
+                if (pub[i].skipped || !pub[i].tag || !pub[i].verdict ||
+                    pub[i].note_len != sizeof(note))
                         continue;
-                if (schema_verdict_decode(pub[i].verdict, pub[i].verdict_len, &w->lim, &decoded[k],
-                                          &err) < 0)
-                        continue; /* ours, so it decodes; never block a partition on it */
+                memcpy(&note, pub[i].note, sizeof(note));
+                /* the fields the log indexes; the rest is in the bytes */
+                summary[k] = (struct verdict){
+                        .verdict = note.code, .score = note.score, .max_score = note.max_score};
                 av[k] = (struct audit_verdict){
                         .attempt_id = pub[i].tag,
-                        .verdict = &decoded[k],
+                        .verdict = &summary[k],
                         .raw = pub[i].verdict,
                         .raw_len = pub[i].verdict_len,
                 };
@@ -167,8 +178,6 @@ static int on_publish(enum queue_publish_phase phase, const struct queue_publish
                 else
                         w->n_audit_ids = k;
         }
-        for (size_t i = 0; i < k; i++)
-                verdict_done(&decoded[i]);
         return r;
 }
 
@@ -224,6 +233,7 @@ static void finish_with(struct queue_job *qjob, struct verdict *v)
 {
         const struct queue_msg *msg = queue_job_msg(qjob);
         const char *dlq = NULL;
+        struct verdict_note note;
         void *buf = NULL;
         size_t len = 0;
 
@@ -231,6 +241,11 @@ static void finish_with(struct queue_job *qjob, struct verdict *v)
                 log_error("cannot encode a verdict", "id=%s", v->id);
                 abort(); /* a verdict of our own making always encodes */
         }
+        memset(&note, 0, sizeof(note)); /* no padding bytes of the stack in the copy */
+        note.code = v->verdict;
+        note.score = v->score;
+        note.max_score = v->max_score;
+        queue_job_set_note(qjob, &note, sizeof(note));
         if (v->verdict == SCHEMA_REJECTED) {
                 dlq = v->reason ? v->reason : "rejected";
                 if (msg->len > DLQ_BYTES_MAX) {
