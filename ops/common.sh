@@ -6,7 +6,8 @@ set -euo pipefail
 GAVEL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GAVEL_PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
     librdkafka-dev libmsgpack-dev libseccomp-dev libsqlite3-dev libcmocka-dev libjansson-dev libssl-dev
-    libyaml-dev rustc kcat python3 python3-msgpack python3-confluent-kafka valgrind)
+    libyaml-dev rustc fp-compiler openjdk-17-jdk-headless kcat python3 python3-msgpack
+    python3-confluent-kafka valgrind)
 
 gavel_install_deps() {
     local missing=()
