@@ -7,8 +7,10 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "schema/err.h"
 
@@ -29,3 +31,32 @@ int fileio_cache_in(int fd);
 
 /* Writes all of buf[0..len) to fd at its position, on through EINTR and short writes. -errno. */
 int fileio_write_all(int fd, const void *buf, size_t len);
+
+/* Up to max bytes from the start of fd (pread: its position is not moved) into buf; the count
+ * read, or -errno. */
+ssize_t fileio_pread_head(int fd, char *buf, size_t max);
+
+/* A new memory file (close-on-exec, sealable; executable when exec, where the kernel has
+ * MFD_EXEC). -errno with err set. */
+int fileio_memfd_new(const char *name, bool exec, int *ret_fd, struct gv_err *err);
+/*
+ * Seals the memory file *fd against any change and swaps *fd for a read-only descriptor of it:
+ * nobody can change a program while it runs, and execveat accepts it (a writable descriptor
+ * would be ETXTBSY). -errno with err set.
+ */
+int fileio_memfd_seal(int *fd, struct gv_err *err);
+/* The one sealed memory file helper: a new read-only memory file holding buf[0..len), or all of
+ * src_fd when src_fd >= 0, sealed. -errno with err set. */
+int fileio_memfd_sealed(const char *name, bool exec, const void *buf, size_t len, int src_fd,
+                        int *ret_fd, struct gv_err *err);
+
+/*
+ * The one bounded whole-file read: all of fd, a regular file of at most max bytes, from offset 0,
+ * into a malloc'ed buffer NUL-terminated beyond *ret_len (name is for messages). -EINVAL not a
+ * regular file, -EFBIG over max, -errno; err set.
+ */
+int fileio_read_fd(int fd, const char *name, size_t max, char **ret_buf, size_t *ret_len,
+                   struct gv_err *err);
+/* The same for the file at path (opened close-on-exec). */
+int fileio_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len,
+                     struct gv_err *err);

@@ -22,6 +22,7 @@
 
 #include "schema/cleanup.h"
 #include "worker/judge/problem/problem-internal.h"
+#include "worker/util/fileio.h"
 
 /* ---- opening files beneath a folder ------------------------------------------------------ */
 
@@ -337,32 +338,6 @@ int problem_from_job(const struct job *job, struct problem **ret_problem, struct
         return 0;
 }
 
-/* A memfd holding buf, sealed so neither the judge nor a program handed it can change it. */
-static int sealed_memfd(const char *name, const uint8_t *buf, size_t len, int *ret_fd,
-                        struct gv_err *err)
-{
-        cleanup_fd int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        size_t off = 0;
-        ssize_t n;
-
-        if (fd < 0)
-                return gv_err_errno(err, -errno, "memfd_create");
-        while (off < len) {
-                n = write(fd, buf + off, len - off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return gv_err_errno(err, -errno, "write %s", name);
-                off += (size_t)n;
-        }
-        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-                return gv_err_errno(err, -errno, "seal %s", name);
-        if (lseek(fd, 0, SEEK_SET) < 0)
-                return gv_err_errno(err, -errno, "seek %s", name);
-        *ret_fd = steal_fd(&fd);
-        return 0;
-}
-
 int problem_test_open(const struct problem *problem, size_t i, bool answer, int *ret_fd,
                       struct gv_err *err)
 {
@@ -379,8 +354,9 @@ int problem_test_open(const struct problem *problem, size_t i, bool answer, int 
         t = &problem->tests[i];
         path = answer ? t->ans_path : t->in_path;
         if (!path)
-                return sealed_memfd(answer ? "test-ans" : "test-in", answer ? t->ans : t->in,
-                                    answer ? t->ans_len : t->in_len, ret_fd, err);
+                return fileio_memfd_sealed(answer ? "test-ans" : "test-in", false,
+                                           answer ? t->ans : t->in, answer ? t->ans_len : t->in_len,
+                                           -1, ret_fd, err);
         skip = problem->dir ? strlen(problem->dir) : 0;
         if (!problem->dir || strncmp(path, problem->dir, skip) || path[skip] != '/')
                 return gv_err_set(err, -EINVAL, "test %zu %s '%s' is outside the problem folder",
