@@ -51,6 +51,3 @@ int audit__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt, struct
 
 /* Runs sql (no rows expected). */
 int audit__exec(sqlite3 *db, const char *sql, struct gv_err *err);
-
-/* Unix time in milliseconds. */
-int64_t audit__now_ms(void);

@@ -22,6 +22,7 @@
 
 #include "schema/cleanup.h"
 #include "worker/audit/audit-internal.h"
+#include "worker/util/clock.h"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DEFAULT_QUEUE_MAX       4096
@@ -197,14 +198,6 @@ int audit__fail(sqlite3 *db, int rc, struct gv_err *err, const char *fmt, ...)
         va_end(ap);
         return gv_err_set(err, rc_errno(db, rc), "%s: %s", what,
                           db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-}
-
-int64_t audit__now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void log_stderr(bool error, const char *msg, void *userdata)
@@ -483,7 +476,7 @@ static struct audit__op *op_new(enum op_kind kind)
 
         op->kind = kind;
         op->bytes = sizeof(*op);
-        op->ms = audit__now_ms();
+        op->ms = clock_wall_ms();
         return op;
 }
 
@@ -519,17 +512,6 @@ static void *op_memdup(struct audit__op *op, const void *p, size_t len)
                 return NULL;
         op->bytes += len;
         return xmemdup(p, len);
-}
-
-static void ms_deadline(struct timespec *ts, unsigned ms)
-{
-        clock_gettime(CLOCK_MONOTONIC, ts);
-        ts->tv_sec += ms / 1000;
-        ts->tv_nsec += (long)(ms % 1000) * 1000000;
-        if (ts->tv_nsec >= 1000000000) {
-                ts->tv_sec++;
-                ts->tv_nsec -= 1000000000;
-        }
 }
 
 static void set_unhealthy(struct audit *audit, const struct gv_err *why)
@@ -582,7 +564,7 @@ static int enqueue(struct audit *audit, struct audit__op **ops, size_t n, int64_
                 goto out_free;
 
         pthread_mutex_lock(&audit->lock);
-        ms_deadline(&deadline, audit->conf.enqueue_wait_ms);
+        clock_deadline(&deadline, audit->conf.enqueue_wait_ms);
         while (!waited && !audit->stopping &&
                (audit->queued + n > audit->conf.queue_max ||
                 audit->queued_bytes + bytes > audit->conf.queue_max_bytes)) {
@@ -993,7 +975,7 @@ static void *writer_main(void *arg)
                 if (!audit->head && !atomic_load(&audit->healthy)) {
                         struct timespec deadline;
 
-                        ms_deadline(&deadline, PROBE_INTERVAL_MS);
+                        clock_deadline(&deadline, PROBE_INTERVAL_MS);
                         if (pthread_cond_timedwait(&audit->wake, &audit->lock, &deadline) ==
                                     ETIMEDOUT &&
                             !audit->head && !audit->stopping) {
@@ -1072,7 +1054,7 @@ static int writer_setup(struct audit *audit, struct gv_err *err)
         snprintf(sql, sizeof(sql),
                  "UPDATE attempts SET state = 'abandoned', finished_ms = %" PRId64
                  ", reason = 'the worker stopped before it finished' WHERE state = 'running'",
-                 audit__now_ms());
+                 clock_wall_ms());
         if (r == 0)
                 r = audit__exec(db, sql, err);
         if (r == 0 && sqlite3_changes(db) > 0)
@@ -1098,7 +1080,6 @@ static int writer_setup(struct audit *audit, struct gv_err *err)
 int audit_open(const struct audit_conf *conf, struct audit **ret_audit, struct gv_err *err)
 {
         struct audit *audit;
-        pthread_condattr_t attr;
         int r;
 
         if (!conf || !conf->path || !*conf->path)
@@ -1123,12 +1104,9 @@ int audit_open(const struct audit_conf *conf, struct audit **ret_audit, struct g
         audit->tail = &audit->head;
         atomic_init(&audit->healthy, true);
         pthread_mutex_init(&audit->lock, NULL);
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&audit->wake, &attr);
-        pthread_cond_init(&audit->room, &attr);
-        pthread_cond_init(&audit->done, &attr);
-        pthread_condattr_destroy(&attr);
+        clock_cond_init(&audit->wake);
+        clock_cond_init(&audit->room);
+        clock_cond_init(&audit->done);
 
         r = open_file(audit, err);
         if (r == 0)
