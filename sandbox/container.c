@@ -62,7 +62,7 @@ void sandbox_conf_default(struct sandbox_conf *conf)
                 .max_uses = 1000,
                 .workdir_kib = 256 * 1024,
                 .tmp_kib = 64 * 1024,
-                .uid = 65534,
+                .uid = 0, /* each container's own: SANDBOX_UID_BASE + its init's host pid */
                 .gid = 65534,
                 .control_timeout_ms = 5000,
         };
@@ -502,14 +502,14 @@ static int write_file(const char *path, const char *text)
         return 0;
 }
 
-static int map_ids(struct sandbox_env *env, pid_t pid)
+static int map_ids(struct sandbox_env *env, pid_t pid, uint32_t uid)
 {
         char path[64], map[128];
         int r;
 
         /* root inside is root outside (the init needs it for mounts, and only the init is
          * root); the program user is the same id inside and out */
-        snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", env->conf.uid, env->conf.uid);
+        snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", uid, uid);
         snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
         r = write_file(path, map);
         if (r < 0)
@@ -517,6 +517,28 @@ static int map_ids(struct sandbox_env *env, pid_t pid)
         snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", env->conf.gid, env->conf.gid);
         snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
         return write_file(path, map);
+}
+
+/*
+ * The conf command for one container, whose programs run as uid: the pool's encoded conf with
+ * that uid, encoded into buf (PROTO_MSG_MAX bytes). Returns its length or -errno.
+ */
+static int conf_for(const struct sandbox_env *env, uint32_t uid, uint8_t *buf)
+{
+        struct proto_cmd cmd;
+        int r;
+
+        if (uid == env->conf.uid) {
+                memcpy(buf, env->conf_msg, env->conf_len);
+                return (int)env->conf_len;
+        }
+        r = schema_proto_cmd_decode(env->conf_msg, env->conf_len, NULL, &cmd, NULL);
+        if (r < 0)
+                return r;
+        cmd.uid = uid;
+        r = schema_proto_cmd_encode(&cmd, buf, PROTO_MSG_MAX);
+        proto_cmd_done(&cmd);
+        return r;
 }
 
 static pid_t spawn(struct sandbox_env *env, bool userns, int sock, int sync, void *stack)
@@ -537,6 +559,7 @@ int sandbox__create(struct sandbox_env *env, struct sandbox **ret_sb, struct gv_
         cleanup_free void *stack = xmalloc(CHILD_STACK);
         int sv[2] = {-1, -1}, sync[2] = {-1, -1}, one = 1;
         char name[32];
+        uint32_t uid;
         pid_t pid;
         int r;
 
@@ -581,8 +604,12 @@ int sandbox__create(struct sandbox_env *env, struct sandbox **ret_sb, struct gv_
                 r = gv_err_errno(err, -errno, "pidfd_open");
                 goto fail_kill;
         }
+        /* a uid of its own unless the caller chose one: the kernel keeps per-user budgets
+         * (the pipe quota, inotify, RLIMIT_NPROC outside a user namespace) host-wide per uid,
+         * and a host pid is one live container's only */
+        uid = env->conf.uid ? env->conf.uid : SANDBOX_UID_BASE + (uint32_t)pid;
         if (env->userns) {
-                r = map_ids(env, pid);
+                r = map_ids(env, pid, uid);
                 if (r < 0) {
                         gv_err_errno(err, r, "write the user namespace's id maps");
                         goto fail_kill;
@@ -596,7 +623,12 @@ int sandbox__create(struct sandbox_env *env, struct sandbox **ret_sb, struct gv_
         sync[1] = -1;
         sb->sock = steal_fd(&sv[0]);
         sb->buf = xmalloc(PROTO_MSG_MAX);
-        r = call(sb, env->conf_msg, env->conf_len, NULL, NULL, err);
+        r = conf_for(env, uid, sb->buf);
+        if (r < 0) {
+                gv_err_errno(err, r, "encode conf");
+                goto fail_kill;
+        }
+        r = call(sb, sb->buf, (size_t)r, NULL, NULL, err);
         if (r < 0) {
                 gv_err_prefix(err, r, "configure the container: ");
                 goto fail_kill;

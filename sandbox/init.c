@@ -234,17 +234,52 @@ static int mount_one(const struct proto_mount *m, const char *oldroot, const cha
         return -EINVAL;
 }
 
-/* Hides kernel interfaces a program has no business reading, under /proc. */
-static void mask_proc(const char *newroot)
+/*
+ * Hides what a program has no business reading under /proc: kernel interfaces, and what tells
+ * of the host (its kernel command line, its boot id). Each existing entry gets an empty
+ * read-only file of the staging tmpfs bind-mounted over it, so it opens and reads nothing;
+ * an entry this kernel lacks needs no mask. Returns 0, or -errno with *ret_what the entry.
+ */
+static int mask_proc(const char *newroot, const char **ret_what)
 {
-        static const char *const masked[] = {"kcore",       "keys",          "timer_list",
-                                             "sched_debug", "sysrq-trigger", "kallsyms"};
+        static const char *const masked[] = {
+                "kcore",
+                "keys",
+                "key-users",
+                "timer_list",
+                "sched_debug",
+                "sysrq-trigger",
+                "kallsyms",
+                "latency_stats",
+                "timer_stats",
+                "cmdline",
+                "sys/kernel/random/boot_id",
+        };
+        static const char empty[] = "/proc-mask"; /* in the staging root, gone with it */
         char path[4200];
+        struct stat st;
+        int fd;
 
+        *ret_what = empty;
+        fd = open(empty, O_CREAT | O_WRONLY | O_CLOEXEC, 0444);
+        if (fd < 0)
+                return -errno;
+        close(fd);
         for (size_t i = 0; i < ARRAY_SIZE(masked); i++) {
+                *ret_what = masked[i];
                 snprintf(path, sizeof(path), "%s/proc/%s", newroot, masked[i]);
-                mount("/dev/null", path, "none", MS_BIND, NULL);
+                if (lstat(path, &st) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return -errno;
+                }
+                if (mount(empty, path, "none", MS_BIND, NULL) < 0 ||
+                    mount(NULL, path, "none",
+                          MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          NULL) < 0)
+                        return -errno;
         }
+        return 0;
 }
 
 static int build_root(const struct proto_cmd *cmd)
@@ -304,8 +339,13 @@ static int build_root(const struct proto_cmd *cmd)
                                        -1;
                 }
         }
-        if (has_proc)
-                mask_proc(newroot);
+        if (has_proc) {
+                const char *what;
+
+                r = mask_proc(newroot, &what);
+                if (r < 0)
+                        return reply_error(r, "mask /proc/%s: %s", what, strerror(-r)), -1;
+        }
         if (umount2(oldroot, MNT_DETACH) < 0)
                 return reply_error(-errno, "detach the host's root: %s", strerror(errno)), -1;
         if (chdir(newroot) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
@@ -419,6 +459,7 @@ enum exec_stage {
         STAGE_FDS,
         STAGE_CHDIR,
         STAGE_RLIMIT,
+        STAGE_IPC,
         STAGE_IDS,
         STAGE_SECCOMP,
         STAGE_EXEC
@@ -429,6 +470,7 @@ static const char *const stage_names[] = {
         [STAGE_FDS] = "set up descriptors",
         [STAGE_CHDIR] = "chdir",
         [STAGE_RLIMIT] = "setrlimit",
+        [STAGE_IPC] = "new ipc namespace",
         [STAGE_IDS] = "drop privileges",
         [STAGE_SECCOMP] = "load seccomp filter",
         [STAGE_EXEC] = "execve",
@@ -473,6 +515,10 @@ static int child_main(void *arg)
 
         if (a->sync_fd >= 0 && read(a->sync_fd, &go, 1) != 1)
                 _exit(127); /* the host said kill, or init went away */
+        /* the host has put us into the run's cgroup: make it the root of our view, so that
+         * /proc/self/cgroup shows "/" and not the host's path (with the worker's pid) */
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                child_fail(a, STAGE_IDS);
         for (int i = 0; i < 3; i++)
                 if (dup2(a->fds[i], i) < 0)
                         child_fail(a, STAGE_FDS);
@@ -498,6 +544,11 @@ static int child_main(void *arg)
                         child_fail(a, STAGE_RLIMIT);
                 }
         }
+        /* a fresh IPC namespace for every run: SysV shm, message queues, semaphores and POSIX
+         * message queues of an earlier run (another contestant's) are out of reach, and freed
+         * (shm pages and all) when that run's last process is gone */
+        if (unshare(CLONE_NEWIPC) < 0)
+                child_fail(a, STAGE_IPC);
         if (setgroups(0, NULL) < 0 || setresgid(a->gid, a->gid, a->gid) < 0 ||
             setresuid(a->uid, a->uid, a->uid) < 0)
                 child_fail(a, STAGE_IDS);

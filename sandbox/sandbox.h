@@ -24,13 +24,19 @@ struct sandbox_conf {
         uint64_t workdir_kib;     /* size of /w; default 256 MiB */
         uint64_t tmp_kib;         /* size of /tmp; default 64 MiB */
         bool no_userns;           /* never use a user namespace (default: use one if possible) */
-        uint32_t uid, gid;        /* what programs run as, inside; default 65534 */
+        uint32_t uid;             /* what programs run as, inside and out; 0 (default): a uid
+                                     per container, SANDBOX_UID_BASE + its init's host pid */
+        uint32_t gid;             /* default 65534 */
         const char *const *binds; /* extra read-only bind mounts (NULL-terminated host paths,
                                      mounted at the same path; skipped when missing) */
         int control_timeout_ms;   /* for a control command's reply; default 5000 */
         int exit_grace_ms;        /* destroy: time the init gets to exit on its own before
                                      SIGKILL; default 0 (diagnostic builds under valgrind) */
 };
+
+/* Above the id ranges of users, systemd's dynamic and container users and sssd's id mapping
+ * (up to 2000200000); pid_max is at most 2^22, so the range ends below 2^31 + 2^22. */
+#define SANDBOX_UID_BASE 2147483648U
 
 void sandbox_conf_default(struct sandbox_conf *conf);
 

@@ -129,6 +129,19 @@ static const struct rule rules[] = {
         {SYS(io_uring_enter), KILL, IN_BOTH},
         /* ...on a ring that leaked in either. */
         {SYS(io_uring_register), KILL, IN_BOTH},
+        /* Linux AIO (libaio's io_setup family): an O_DIRECT read it submits cannot be cancelled,
+         * and a process with hundreds in flight stays unkillable in exit_aio for seconds after
+         * SIGKILL, turning a limit into a container that does not end its run (issue 13).
+         * Nothing judged needs it: glibc's POSIX aio_* uses threads, not these calls. ENOSYS,
+         * as on a kernel built without AIO, so libraries that probe for it fall back. */
+        {SYS(io_setup), SCMP_ACT_ERRNO(ENOSYS), IN_BOTH},
+        /* ...submitting on a context that leaked in, */
+        {SYS(io_submit), SCMP_ACT_ERRNO(ENOSYS), IN_BOTH},
+        /* ...and the rest of the family, refused alike so no half of it works. */
+        {SYS(io_getevents), SCMP_ACT_ERRNO(ENOSYS), IN_BOTH},
+        {SYS(io_pgetevents), SCMP_ACT_ERRNO(ENOSYS), IN_BOTH},
+        {SYS(io_cancel), SCMP_ACT_ERRNO(ENOSYS), IN_BOTH},
+        {SYS(io_destroy), SCMP_ACT_ERRNO(ENOSYS), IN_BOTH},
         /* The kernel keyrings are not namespaced: keys of the host's users, */
         {SYS(keyctl), KILL, IN_BOTH},
         /* ...adding keys to them, */
@@ -210,6 +223,22 @@ static const struct rule rules[] = {
         {SYS(ioctl), KILL, IN_BOTH, LOW32_MASKED_EQ(1, 0xffffffffU, TIOCSTI)},
         /* The same through the Linux console's selection paste. */
         {SYS(ioctl), KILL, IN_BOTH, LOW32_MASKED_EQ(1, 0xffffffffU, TIOCLINUX)},
+
+        /* --- budgets the whole host shares ------------------------------------------------- */
+
+        /* Run: flushing dirty pages to disk. sync() writes back every filesystem of the host,
+         * so a loop of them stalls every other container's and the host's I/O; a submission
+         * writes only to tmpfs, where flushing does nothing anyway. A success that does
+         * nothing (errno 0), so programs that sync their output run on unchanged: */
+        {SYS(sync), SCMP_ACT_ERRNO(0), IN_RUN},
+        /* ...one filesystem, */
+        {SYS(syncfs), SCMP_ACT_ERRNO(0), IN_RUN},
+        /* ...one file, */
+        {SYS(fsync), SCMP_ACT_ERRNO(0), IN_RUN},
+        /* ...its data, */
+        {SYS(fdatasync), SCMP_ACT_ERRNO(0), IN_RUN},
+        /* ...or a range of it. */
+        {SYS(sync_file_range), SCMP_ACT_ERRNO(0), IN_RUN},
 
         /* --- the network ------------------------------------------------------------------- */
 

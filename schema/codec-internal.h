@@ -131,7 +131,16 @@ struct schema__fixbuf {
 };
 int schema__fixbuf_write(void *data, const char *p, size_t n);
 
+/* What a pack helper returns for a str that is not UTF-8 (msgpack's failures are -1, which an OR
+ * with this keeps): the encoders' result is then -EILSEQ. */
+#define SCHEMA__PACK_ILSEQ 2
+
+/* A str, refused (SCHEMA__PACK_ILSEQ) unless it is valid UTF-8: every message a platform reads. */
 int schema__pack_cstr(msgpack_packer *pk, const char *s);
+/* A str of bytes as the kernel takes them (paths, argv, messages of the container protocol,
+ * whose two ends are gavel's own): not checked. */
+int schema__pack_rawcstr(msgpack_packer *pk, const char *s);
+int schema__kv_rawstr(msgpack_packer *pk, const char *key, const char *s);
 int schema__pack_key(msgpack_packer *pk, const char *key); /* same, named for reading */
 int schema__pack_bin(msgpack_packer *pk, const void *p, size_t n);
 

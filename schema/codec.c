@@ -358,12 +358,30 @@ int schema__fixbuf_write(void *data, const char *p, size_t n)
 
 int schema__pack_cstr(msgpack_packer *pk, const char *s)
 {
+        size_t n = strlen(s);
+
+        if (!schema_utf8_valid(s, n))
+                return SCHEMA__PACK_ILSEQ;
+        return msgpack_pack_str_with_body(pk, s, n);
+}
+
+int schema__pack_rawcstr(msgpack_packer *pk, const char *s)
+{
         return msgpack_pack_str_with_body(pk, s, strlen(s));
 }
 
 int schema__pack_key(msgpack_packer *pk, const char *key)
 {
         return schema__pack_cstr(pk, key);
+}
+
+int schema__kv_rawstr(msgpack_packer *pk, const char *key, const char *s)
+{
+        int r = 0;
+
+        r |= schema__pack_key(pk, key);
+        r |= schema__pack_rawcstr(pk, s);
+        return r;
 }
 
 int schema__pack_bin(msgpack_packer *pk, const void *p, size_t n)
@@ -429,7 +447,8 @@ int schema__sbuffer_finish(msgpack_sbuffer *sbuf, int r, void **ret_buf, size_t 
 {
         if (r != 0) {
                 msgpack_sbuffer_destroy(sbuf);
-                return -ENOMEM; /* the only way an sbuffer write fails */
+                /* a str that is not UTF-8, or else the only way an sbuffer write fails */
+                return r == SCHEMA__PACK_ILSEQ ? -EILSEQ : -ENOMEM;
         }
         *ret_len = sbuf->size;
         *ret_buf = msgpack_sbuffer_release(sbuf);

@@ -596,10 +596,10 @@ static int pack_mount(msgpack_packer *pk, const struct proto_mount *m)
         int r = 0;
 
         r |= msgpack_pack_map(pk, 2 + has_src + m->ro + m->optional + !!m->size_kib);
-        r |= schema__kv_str(pk, "kind", schema__mount_names[m->kind]);
+        r |= schema__kv_rawstr(pk, "kind", schema__mount_names[m->kind]);
         if (has_src)
-                r |= schema__kv_str(pk, "src", m->src);
-        r |= schema__kv_str(pk, "dst", m->dst);
+                r |= schema__kv_rawstr(pk, "src", m->src);
+        r |= schema__kv_rawstr(pk, "dst", m->dst);
         if (m->ro)
                 r |= schema__kv_bool(pk, "ro", true);
         if (m->optional)
@@ -619,7 +619,7 @@ static int pack_conf(msgpack_packer *pk, const struct proto_cmd *cmd)
         r |= msgpack_pack_map(pk, 2 + !!cmd->n_mounts + !!cmd->hostname + !!cmd->workdir +
                                           !!cmd->uid + !!cmd->gid + !!n_filters);
         r |= schema__kv_uint(pk, "v", SCHEMA_VERSION);
-        r |= schema__kv_str(pk, "cmd", "conf");
+        r |= schema__kv_rawstr(pk, "cmd", "conf");
         if (cmd->n_mounts) {
                 r |= schema__pack_key(pk, "mounts");
                 r |= msgpack_pack_array(pk, cmd->n_mounts);
@@ -627,9 +627,9 @@ static int pack_conf(msgpack_packer *pk, const struct proto_cmd *cmd)
                         r |= pack_mount(pk, &cmd->mounts[i]);
         }
         if (cmd->hostname)
-                r |= schema__kv_str(pk, "hostname", cmd->hostname);
+                r |= schema__kv_rawstr(pk, "hostname", cmd->hostname);
         if (cmd->workdir)
-                r |= schema__kv_str(pk, "workdir", cmd->workdir);
+                r |= schema__kv_rawstr(pk, "workdir", cmd->workdir);
         if (cmd->uid)
                 r |= schema__kv_uint(pk, "uid", cmd->uid);
         if (cmd->gid)
@@ -651,7 +651,7 @@ static int pack_open(msgpack_packer *pk, const struct proto_cmd *cmd)
 
         r |= msgpack_pack_map(pk, 2 + !!cmd->n_files);
         r |= schema__kv_uint(pk, "v", SCHEMA_VERSION);
-        r |= schema__kv_str(pk, "cmd", "open");
+        r |= schema__kv_rawstr(pk, "cmd", "open");
         if (cmd->n_files) {
                 r |= schema__pack_key(pk, "files");
                 r |= msgpack_pack_array(pk, cmd->n_files);
@@ -659,7 +659,7 @@ static int pack_open(msgpack_packer *pk, const struct proto_cmd *cmd)
                         const struct proto_open_file *file = &cmd->files[i];
 
                         r |= msgpack_pack_map(pk, 1 + !!file->flags + !!file->mode);
-                        r |= schema__kv_str(pk, "path", file->path);
+                        r |= schema__kv_rawstr(pk, "path", file->path);
                         if (file->flags)
                                 r |= schema__kv_int(pk, "flags", file->flags);
                         if (file->mode)
@@ -676,7 +676,7 @@ static int pack_strv(msgpack_packer *pk, const char *key, char *const *v, size_t
         r |= schema__pack_key(pk, key);
         r |= msgpack_pack_array(pk, n);
         for (size_t i = 0; i < n; i++)
-                r |= schema__pack_cstr(pk, v[i]);
+                r |= schema__pack_rawcstr(pk, v[i]);
         return r;
 }
 
@@ -691,12 +691,12 @@ static int pack_execve(msgpack_packer *pk, const struct proto_cmd *cmd)
                                           (cmd->policy != PROTO_POLICY_NONE) + cmd->fexecve +
                                           cmd->sync + !!cmd->n_fds);
         r |= schema__kv_uint(pk, "v", SCHEMA_VERSION);
-        r |= schema__kv_str(pk, "cmd", "execve");
+        r |= schema__kv_rawstr(pk, "cmd", "execve");
         r |= pack_strv(pk, "argv", cmd->argv, cmd->n_argv);
         if (cmd->n_env)
                 r |= pack_strv(pk, "env", cmd->env, cmd->n_env);
         if (cmd->dir)
-                r |= schema__kv_str(pk, "dir", cmd->dir);
+                r |= schema__kv_rawstr(pk, "dir", cmd->dir);
         if (n_rlimits) {
                 r |= schema__pack_key(pk, "rlimits");
                 r |= msgpack_pack_map(pk, n_rlimits);
@@ -705,7 +705,7 @@ static int pack_execve(msgpack_packer *pk, const struct proto_cmd *cmd)
                                 r |= schema__kv_uint(pk, schema__rlimit_names[i], cmd->rlimits[i]);
         }
         if (cmd->policy != PROTO_POLICY_NONE)
-                r |= schema__kv_str(pk, "policy", schema__policy_names[cmd->policy]);
+                r |= schema__kv_rawstr(pk, "policy", schema__policy_names[cmd->policy]);
         if (cmd->fexecve)
                 r |= schema__kv_bool(pk, "fexecve", true);
         if (cmd->sync)
@@ -735,8 +735,8 @@ int schema_proto_cmd_encode(const struct proto_cmd *cmd, void *buf, size_t size)
         case PROTO_DELETE:
                 r |= msgpack_pack_map(&pk, 3);
                 r |= schema__kv_uint(&pk, "v", SCHEMA_VERSION);
-                r |= schema__kv_str(&pk, "cmd", "delete");
-                r |= schema__kv_str(&pk, "path", cmd->path);
+                r |= schema__kv_rawstr(&pk, "cmd", "delete");
+                r |= schema__kv_rawstr(&pk, "path", cmd->path);
                 break;
         case PROTO_EXECVE:
                 r = pack_execve(&pk, cmd);
@@ -750,7 +750,7 @@ int schema_proto_cmd_encode(const struct proto_cmd *cmd, void *buf, size_t size)
         default:
                 r |= msgpack_pack_map(&pk, 2);
                 r |= schema__kv_uint(&pk, "v", SCHEMA_VERSION);
-                r |= schema__kv_str(&pk, "cmd", schema__cmd_names[cmd->kind]);
+                r |= schema__kv_rawstr(&pk, "cmd", schema__cmd_names[cmd->kind]);
                 break;
         }
         if (r != 0)
@@ -913,15 +913,15 @@ int schema_proto_reply_encode(const struct proto_reply *reply, void *buf, size_t
                                            !!reply->user_us + !!reply->sys_us +
                                            !!reply->maxrss_kib + !!reply->wall_us);
         r |= schema__kv_uint(&pk, "v", SCHEMA_VERSION);
-        r |= schema__kv_str(&pk, "kind", schema__reply_names[reply->kind]);
+        r |= schema__kv_rawstr(&pk, "kind", schema__reply_names[reply->kind]);
         if (reply->code)
                 r |= schema__kv_int(&pk, "code", reply->code);
         if (reply->message)
-                r |= schema__kv_str(&pk, "message", reply->message);
+                r |= schema__kv_rawstr(&pk, "message", reply->message);
         if (reply->n_fds)
                 r |= schema__kv_uint(&pk, "n_fds", reply->n_fds);
         if (finished)
-                r |= schema__kv_str(&pk, "status", schema__status_names[reply->status]);
+                r |= schema__kv_rawstr(&pk, "status", schema__status_names[reply->status]);
         if (reply->exit_code)
                 r |= schema__kv_int(&pk, "exit_code", reply->exit_code);
         if (reply->signal)

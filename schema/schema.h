@@ -110,7 +110,8 @@ struct job {
  */
 int schema_job_decode(const void *buf, size_t len, const struct schema_limits *lim,
                       struct job *ret_job, struct gv_err *err);
-/* Encodes job into a malloc'ed buffer (*ret_buf, *ret_len); returns 0 or -errno. */
+/* Encodes job into a malloc'ed buffer (*ret_buf, *ret_len); returns 0 or -errno: -EILSEQ when a
+ * str field is not valid UTF-8 (schema_utf8_valid), as for verdicts and progress. */
 int schema_job_encode(const struct job *job, void **ret_buf, size_t *ret_len);
 void job_done(struct job *job); /* frees the fields and zeroes *job; NULL is a no-op */
 
@@ -154,6 +155,18 @@ struct verdict {
         int64_t received_ms; /* unix time in ms: job received by the worker */
         int64_t finished_ms; /* unix time in ms: verdict produced */
 };
+
+/* ---- UTF-8: every str gavel writes is well-formed (encoders refuse others: -EILSEQ) ---- */
+
+/* Whether buf[0..len) is well-formed UTF-8 without NUL: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. */
+bool schema_utf8_valid(const void *buf, size_t len);
+/* A NUL-terminated copy of buf[0..len) (xmalloc'ed; the caller frees it) in which each
+ * ill-formed sequence and each NUL is U+FFFD, cut at a character boundary to at most max
+ * bytes. */
+char *schema_utf8_dup(const void *buf, size_t len, size_t max);
+/* Replaces the C string *s (owned, or NULL) by its schema_utf8_dup when it is not valid. */
+void schema_utf8_fix(char **s);
 
 /* Same contract as schema_job_decode. */
 int schema_verdict_decode(const void *buf, size_t len, const struct schema_limits *lim,

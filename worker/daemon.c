@@ -204,6 +204,16 @@ static int encode_verdict(struct verdict *v, void **ret_buf, size_t *ret_len)
 {
         int r = schema_verdict_encode(v, ret_buf, ret_len);
 
+        if (r == -EILSEQ) { /* a str the judge did not make valid: never a lost verdict */
+                schema_utf8_fix(&v->id);
+                schema_utf8_fix(&v->reason);
+                schema_utf8_fix(&v->compile.log);
+                schema_utf8_fix(&v->worker);
+                for (size_t i = 0; i < v->n_tests; i++)
+                        schema_utf8_fix(&v->tests[i].checker_message);
+                r = schema_verdict_encode(v, ret_buf, ret_len);
+        }
+
         if (r == 0 && *ret_len <= VERDICT_BYTES_MAX)
                 return 0;
         if (r == 0)

@@ -92,9 +92,34 @@ def wait_verdict(consumer, job_id, timeout):
         msg = consumer.poll(0.2)
         if msg is None or msg.error():
             continue
-        verdict = msgpack.unpackb(msg.value(), raw=False, strict_map_key=False)
+        verdict = decode_verdict(msg.value(), msg.offset())
         if isinstance(verdict, dict) and verdict.get("id") == job_id:
             return verdict
+    return None
+
+
+def decode_verdict(value, offset=None):
+    """A verdict message as a dict, or None; a message that does not decode is reported on
+    stderr and skipped, never fatal: one bad message must not stop a platform's reader. A str
+    that is not UTF-8 (gavel writes none; an older or foreign writer might) is reported and
+    decoded with U+FFFD in place of the bad bytes."""
+    where = f"verdict at offset {offset}" if offset is not None else "verdict"
+    try:
+        return msgpack.unpackb(value or b"", raw=False, strict_map_key=False)
+    except UnicodeDecodeError as e:
+        print(f"client.py: {where}: a str is not UTF-8 ({e}); decoded with U+FFFD",
+              file=sys.stderr)
+        failure = e
+    except Exception as e:  # noqa: BLE001 -- any decoding failure is reported alike
+        failure = e
+    if isinstance(failure, UnicodeDecodeError):
+        try:
+            return msgpack.unpackb(value, raw=False, strict_map_key=False,
+                                   unicode_errors="replace")
+        except Exception as e:  # noqa: BLE001
+            failure = e
+    print(f"client.py: {where}: does not decode ({type(failure).__name__}: {failure}); skipped",
+          file=sys.stderr)
     return None
 
 

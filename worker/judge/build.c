@@ -190,6 +190,7 @@ static bool read_record(struct judge *judge, const char *info_key, struct build 
         b->memory_kib = mem;
         free(b->log);
         b->log = body && body[2] ? xstrdup(body + 2) : NULL;
+        schema_utf8_fix(&b->log); /* records from before logs were made valid UTF-8 */
         return true;
 }
 

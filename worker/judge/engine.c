@@ -200,6 +200,7 @@ static void verdict_end(struct verdict *v, enum schema_code code, const char *re
         v->verdict = code;
         free(v->reason);
         v->reason = xstrdup(reason);
+        schema_utf8_fix(&v->reason);
 }
 
 static void ctx_done(struct job_ctx *ctx)
@@ -559,5 +560,8 @@ int judge_rejected(const char *id, const char *reason, const char *worker_id,
                 .received_ms = now,
                 .finished_ms = now,
         };
+        /* a job that is not UTF-8 where it should be still gets a verdict every client reads */
+        schema_utf8_fix(&ret_verdict->id);
+        schema_utf8_fix(&ret_verdict->reason);
         return 0;
 }

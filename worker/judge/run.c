@@ -29,11 +29,13 @@
 #include "worker/util/fileio.h"
 
 /*
- * The start of a captured output as a C string of at most max bytes: NUL bytes shown as '?'
- * so that the string is not cut there, and a note of how much was left out. NULL when empty.
+ * The start of a captured output as a C string of at most max bytes, valid UTF-8 (it goes into a
+ * verdict's str): NUL bytes shown as '?' so that the string is not cut there, each ill-formed
+ * sequence as U+FFFD, and a note of how much was left out. NULL when empty.
  */
 char *judge__read_head(int fd, size_t max)
 {
+        cleanup_free char *raw = NULL;
         struct stat st;
         size_t size, keep, n;
         ssize_t got;
@@ -43,20 +45,31 @@ char *judge__read_head(int fd, size_t max)
                 return NULL;
         size = (size_t)st.st_size;
         keep = size <= max ? size : max - 64;
-        s = xmalloc(keep + 64);
-        got = fileio_pread_head(fd, s, keep);
-        if (got <= 0) {
-                free(s);
+        raw = xmalloc(keep);
+        got = fileio_pread_head(fd, raw, keep);
+        if (got <= 0)
                 return NULL;
-        }
         n = (size_t)got;
         for (size_t i = 0; i < n; i++)
-                if (s[i] == '\0')
-                        s[i] = '?';
-        if (size > n)
-                snprintf(s + n, 64, "\n[... %zu more bytes not shown]\n", size - n);
-        else
-                s[n] = '\0';
+                if (raw[i] == '\0')
+                        raw[i] = '?';
+        s = schema_utf8_dup(raw, n, keep + 64);
+        if (size > n) {
+                /* the replacements may have grown it: cut back to keep (at a character) */
+                char *cut = schema_utf8_dup(s, strlen(s), keep);
+                size_t at = strlen(cut);
+
+                free(s);
+                s = xmalloc(at + 64);
+                memcpy(s, cut, at);
+                free(cut);
+                snprintf(s + at, 64, "\n[... %zu more bytes not shown]\n", size - n);
+        } else if (strlen(s) > max) {
+                char *cut = schema_utf8_dup(s, strlen(s), max);
+
+                free(s);
+                s = cut;
+        }
         return s;
 }
 
@@ -196,6 +209,22 @@ static int job_sandbox(struct job_ctx *ctx, struct sandbox **ret_sb, struct gv_e
         return 0;
 }
 
+/* Replaces *fd, a test's input, by a sealed memory file with its bytes, unless it is one. */
+static int stdin_copy(int *fd, struct gv_err *err)
+{
+        int copy;
+        int r;
+
+        if (fcntl(*fd, F_GET_SEALS) >= 0)
+                return 0; /* inline data: already a sealed memory file of its own */
+        r = fileio_memfd_sealed("test-in", false, NULL, 0, *fd, &copy, err);
+        if (r < 0)
+                return r;
+        close(*fd);
+        *fd = copy;
+        return 0;
+}
+
 /* Runs test i in a fresh container; *ret_out is the captured stdout. */
 static int execute(struct job_ctx *ctx, size_t i, struct sandbox_result *res, int *ret_out,
                    struct gv_err *err)
@@ -210,9 +239,12 @@ static int execute(struct job_ctx *ctx, size_t i, struct sandbox_result *res, in
         r = problem_test_open(ctx->problem, i, false, &in_fd, err);
         if (r < 0)
                 return gv_err_prefix(err, r, "input: ");
-        /* the input's page cache is charged to whoever brings it in: here, not to the program,
-         * whose peak memory would otherwise hold what the host had evicted of it */
-        (void)fileio_cache_in(in_fd);
+        /* the program's stdin is a sealed memory copy, never the store's file: through the
+         * descriptor it would read the store's host path (/proc/self/fd/0) and could flock the
+         * file other runs read. The copy is charged here, not to the program's memory. */
+        r = stdin_copy(&in_fd, err);
+        if (r < 0)
+                return gv_err_prefix(err, r, "input: ");
         r = fileio_memfd_new("stdout", false, &out_fd, err);
         if (r == 0)
                 r = fileio_memfd_new("stderr", false, &err_fd, err);
@@ -311,6 +343,7 @@ static void test_fail(struct verdict_test *t, enum schema_code code, const char 
         t->verdict = code;
         free(t->checker_message);
         t->checker_message = msg && *msg ? xstrdup(msg) : NULL;
+        schema_utf8_fix(&t->checker_message); /* the checker's own bytes */
 }
 
 static void check(struct job_ctx *ctx, size_t i, int out_fd, struct verdict_test *t)

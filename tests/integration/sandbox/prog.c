@@ -6,13 +6,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -219,6 +224,24 @@ int main(int argc, char **argv)
                 printf("%s\n", strerror(errno));
                 return 0;
         }
+        if (!strcmp(mode, "ipcplant")) { /* keyed SysV shm, msg, sem and a POSIX mq, kept */
+                key_t key = 0x67617665;
+                int ok = shmget(key, 1 << 20, IPC_CREAT | 0666) >= 0 &&
+                         msgget(key, IPC_CREAT | 0666) >= 0 &&
+                         semget(key, 1, IPC_CREAT | 0666) >= 0 &&
+                         mq_open("/gavel", O_CREAT | O_RDWR, 0666, NULL) != (mqd_t)-1;
+
+                printf("%s\n", ok ? "planted" : strerror(errno));
+                return ok ? 0 : 1;
+        }
+        if (!strcmp(mode, "ipcfind")) { /* how many of ipcplant's objects are there */
+                key_t key = 0x67617665;
+
+                printf("%d\n", (shmget(key, 0, 0) >= 0) + (msgget(key, 0) >= 0) +
+                                       (semget(key, 0, 0) >= 0) +
+                                       (mq_open("/gavel", O_RDONLY) != (mqd_t)-1));
+                return 0;
+        }
         if (!strcmp(mode, "count")) { /* entries in /w and /tmp */
                 printf("%d %d\n", count_entries("/w"), count_entries("/tmp"));
                 return 0;
@@ -232,8 +255,38 @@ int main(int argc, char **argv)
                                 return 4;
                 return 0;
         }
+        if (!strcmp(mode, "show")) { /* show PATH: its first 4 KiB */
+                char buf[4096];
+                int fd = open(argv[2], O_RDONLY);
+                ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+
+                if (n < 0) {
+                        printf("%s\n", strerror(errno));
+                        return 1;
+                }
+                return write(1, buf, (size_t)n) == n ? 0 : 4;
+        }
+        if (!strcmp(mode, "size")) { /* size PATH: the bytes it reads, or why it cannot */
+                char buf[4096];
+                long total = 0;
+                ssize_t n;
+                int fd = open(argv[2], O_RDONLY);
+
+                if (fd < 0) {
+                        printf("%s\n", strerror(errno));
+                        return 1;
+                }
+                while ((n = read(fd, buf, sizeof(buf))) > 0)
+                        total += n;
+                if (n < 0) {
+                        printf("read: %s\n", strerror(errno));
+                        return 1;
+                }
+                printf("%ld\n", total);
+                return 0;
+        }
         if (!strcmp(mode, "whoami")) {
-                printf("%d %d\n", (int)getuid(), (int)getgid());
+                printf("%u %u\n", (unsigned)getuid(), (unsigned)getgid());
                 return 0;
         }
         fprintf(stderr, "prog: unknown mode '%s'\n", mode);

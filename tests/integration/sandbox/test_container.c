@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "sandbox/sandbox.h"
+#include "schema/cleanup.h"
 #include "tests/integration/sandbox/host_count.h"
 
 static struct sandbox_pool *pool;
@@ -152,13 +153,45 @@ static void test_exit_code_and_stdio_pass_through(void **state)
         assert_string_equal(o.text, "hello\nworld\n");
 }
 
+/* The run's uid, from the "whoami" line "UID GID" of o. */
+static unsigned long run_uid(const struct out *o)
+{
+        unsigned long uid = 0, gid = 0;
+
+        assert_int_equal(sscanf(o->text, "%lu %lu", &uid, &gid), 2);
+        assert_int_equal(gid, 65534);
+        return uid;
+}
+
 static void test_runs_as_unprivileged_user(void **state)
 {
         struct out o;
 
         (void)state;
         run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "whoami", NULL);
-        assert_string_equal(o.text, "65534 65534\n");
+        assert_true(run_uid(&o) >= SANDBOX_UID_BASE);
+}
+
+/* Per-user budgets (the pipe quota, inotify instances) are the kernel's per uid: two containers
+ * in use at once run their programs as two different users. */
+static void test_each_container_has_its_own_run_uid(void **state)
+{
+        struct sandbox *a = NULL, *b = NULL;
+        struct gv_err err = {0};
+        struct out o;
+        unsigned long uid_a, uid_b;
+
+        (void)state;
+        if (sandbox_pool_acquire(pool, acquire_timeout_ms(), &a, &err) < 0 ||
+            sandbox_pool_acquire(pool, acquire_timeout_ms(), &b, &err) < 0)
+                fail_msg("acquire: %s", err.msg);
+        run_in(a, NULL, PROTO_POLICY_RUN, NULL, &o, "whoami", NULL);
+        uid_a = run_uid(&o);
+        run_in(b, NULL, PROTO_POLICY_RUN, NULL, &o, "whoami", NULL);
+        uid_b = run_uid(&o);
+        sandbox_pool_release(pool, a);
+        sandbox_pool_release(pool, b);
+        assert_true(uid_a != uid_b);
 }
 
 static void test_cpu_limit_is_time(void **state)
@@ -428,6 +461,50 @@ static void test_host_files_are_invisible(void **state)
         assert_string_equal(o.text, "No such file or directory\n");
 }
 
+static void test_masked_proc_entries_read_nothing(void **state)
+{
+        static const char *const masked[] = {
+                "kcore",
+                "keys",
+                "key-users",
+                "timer_list",
+                "sched_debug",
+                "sysrq-trigger",
+                "kallsyms",
+                "latency_stats",
+                "timer_stats",
+                "cmdline",
+                "sys/kernel/random/boot_id",
+        };
+        char path[PATH_MAX];
+        struct out o;
+
+        (void)state;
+        for (size_t i = 0; i < ARRAY_SIZE(masked); i++) {
+                snprintf(path, sizeof(path), "/proc/%s", masked[i]);
+                if (access(path, F_OK) < 0)
+                        continue; /* this kernel has no such entry: nothing to hide */
+                run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "size", path);
+                if (strcmp(o.text, "0\n") != 0)
+                        fail_msg("%s inside a container: %s", path, o.text);
+        }
+}
+
+static void test_own_cgroup_is_the_root_of_its_view(void **state)
+{
+        struct out o;
+
+        (void)state;
+        run_prog(NULL, PROTO_POLICY_RUN, NULL, &o, "show", "/proc/self/cgroup");
+        assert_true(o.text[0] != '\0');
+        for (char *line = strtok(o.text, "\n"); line; line = strtok(NULL, "\n")) {
+                char *path = strrchr(line, ':');
+
+                if (!path || strcmp(path, ":/") != 0)
+                        fail_msg("/proc/self/cgroup inside a container: %s", line);
+        }
+}
+
 static void test_system_directories_are_read_only(void **state)
 {
         struct out o;
@@ -478,6 +555,28 @@ static void test_reset_leaves_nothing_of_the_last_run(void **state)
         assert_int_equal(sandbox_reset(sb, &err), 0);
         run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "count", NULL);
         assert_string_equal(o.text, "0 0\n");
+        sandbox_pool_release(pool, sb);
+}
+
+/* SysV shm, message queues, semaphores and POSIX message queues live in the IPC namespace: each
+ * run has its own, so what one run leaves the next (another contestant's) never finds, with or
+ * without a reset between them. */
+static void test_next_run_finds_no_ipc_object_of_the_last(void **state)
+{
+        struct gv_err err = {0};
+        struct sandbox *sb;
+        struct out o;
+
+        (void)state;
+        assert_int_equal(sandbox_pool_acquire(pool, acquire_timeout_ms(), &sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "ipcplant", NULL);
+        assert_string_equal(o.text, "planted\n");
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "ipcfind", NULL);
+        assert_string_equal(o.text, "0\n");
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "ipcplant", NULL);
+        assert_int_equal(sandbox_reset(sb, &err), 0);
+        run_in(sb, NULL, PROTO_POLICY_RUN, NULL, &o, "ipcfind", NULL);
+        assert_string_equal(o.text, "0\n");
         sandbox_pool_release(pool, sb);
 }
 
@@ -760,6 +859,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exit_code_and_stdio_pass_through),
                 cmocka_unit_test(test_runs_as_unprivileged_user),
+                cmocka_unit_test(test_each_container_has_its_own_run_uid),
                 cmocka_unit_test(test_cpu_limit_is_time),
                 cmocka_unit_test(test_sleep_hits_wall_limit),
                 cmocka_unit_test(test_touching_1gib_is_memory_limit),
@@ -775,10 +875,13 @@ int main(void)
                 cmocka_unit_test(test_kill_minus_one_does_not_reach_the_host),
                 cmocka_unit_test(test_stopping_its_parent_fails),
                 cmocka_unit_test(test_host_files_are_invisible),
+                cmocka_unit_test(test_masked_proc_entries_read_nothing),
+                cmocka_unit_test(test_own_cgroup_is_the_root_of_its_view),
                 cmocka_unit_test(test_system_directories_are_read_only),
                 cmocka_unit_test(test_there_is_no_network),
                 cmocka_unit_test(test_only_stdio_descriptors_are_inherited),
                 cmocka_unit_test(test_reset_leaves_nothing_of_the_last_run),
+                cmocka_unit_test(test_next_run_finds_no_ipc_object_of_the_last),
                 cmocka_unit_test(test_open_and_delete_work_inside),
                 cmocka_unit_test(test_missing_program_is_an_error_result),
                 cmocka_unit_test(test_two_pools_do_not_share_cgroups),

@@ -864,6 +864,32 @@ static void test_policies_return_enosys_for_clone3(void **state)
         expect_exit_under_both(*state, do_clone3, NULL, ENOSYS, "clone3");
 }
 
+/* Linux AIO: a context is refused, so no unkillable O_DIRECT read can be submitted. */
+static int do_io_setup(const void *arg)
+{
+        unsigned long ctx = 0;
+        long r;
+
+        (void)arg;
+        r = syscall(SYS_io_setup, 128L, &ctx);
+        if (r == 0)
+                syscall(SYS_io_destroy, ctx);
+        return errno_of(r);
+}
+
+/* io_submit on a made-up context: ENOSYS from the filter, not EINVAL from the kernel. */
+static int do_io_submit(const void *arg)
+{
+        (void)arg;
+        return errno_of(syscall(SYS_io_submit, 1L, 0L, NULL));
+}
+
+static void test_policies_return_enosys_for_linux_aio(void **state)
+{
+        expect_exit_under_both(*state, do_io_setup, NULL, ENOSYS, "io_setup");
+        expect_exit_under_both(*state, do_io_submit, NULL, ENOSYS, "io_submit");
+}
+
 static int do_socket(const void *arg)
 {
         const int *family = arg;
@@ -888,6 +914,29 @@ static void test_run_policy_refuses_unix_sockets_compile_policy_allows_them(void
 
         expect_exit(*state, PROTO_POLICY_COMPILE, do_socket, &family, 0, "socket(AF_UNIX)");
         expect_exit(*state, PROTO_POLICY_RUN, do_socket, &family, EPERM, "socket(AF_UNIX)");
+}
+
+/* The sync family on a descriptor that is not open: EBADF when the call reaches the kernel,
+ * 0 when the filter answers it. Exits with the first errno seen, or 0 when all four gave 0. */
+static int do_sync_family(const void *arg)
+{
+        long r;
+
+        (void)arg;
+        r = syscall(SYS_fsync, -1L);
+        if (r == 0)
+                r = syscall(SYS_fdatasync, -1L);
+        if (r == 0)
+                r = syscall(SYS_syncfs, -1L);
+        if (r == 0)
+                r = syscall(SYS_sync_file_range, -1L, 0L, 0L, 0L);
+        return errno_of(r);
+}
+
+static void test_run_policy_answers_the_sync_family_without_the_kernel(void **state)
+{
+        expect_exit(*state, PROTO_POLICY_COMPILE, do_sync_family, NULL, EBADF, "fsync(-1)");
+        expect_exit(*state, PROTO_POLICY_RUN, do_sync_family, NULL, 0, "fsync(-1) ... (-1)");
 }
 
 static int do_socketpair(const void *arg)
@@ -1034,8 +1083,10 @@ int main(void)
                 T(test_policies_kill_terminal_injection_ioctls),
                 T(test_policies_kill_every_denied_syscall),
                 T(test_policies_return_enosys_for_clone3),
+                T(test_policies_return_enosys_for_linux_aio),
                 T(test_policies_refuse_network_sockets_with_eperm),
                 T(test_run_policy_refuses_unix_sockets_compile_policy_allows_them),
+                T(test_run_policy_answers_the_sync_family_without_the_kernel),
                 T(test_compile_cost_and_filter_size_are_reported),
 #undef T
         };

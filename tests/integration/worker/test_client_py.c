@@ -140,6 +140,35 @@ static void test_python_client_refuses_bad_arguments(void **state)
         gproc_rmdir(dir);
 }
 
+/* Any verdict bytes: a str that is not UTF-8 decodes with U+FFFD, garbage is skipped, both are
+ * reported on stderr, and neither ends the client. */
+static void test_python_client_survives_any_verdict_bytes(void **state)
+{
+        static const char script[] =
+                "import sys; sys.path.insert(0, sys.argv[1]); import client\n"
+                "v = client.decode_verdict(b'\\x82\\xa2id\\xa1x\\xa3log\\xa2\\xff\\xfe', 7)\n"
+                "assert v == {'id': 'x', 'log': '\\ufffd\\ufffd'}, v\n"
+                "for junk in (b'\\xc1', b'\\x92', b'', b'\\x81\\x80\\x01', b'\\x01\\x02'):\n"
+                "    client.decode_verdict(junk)\n"
+                "print('survived')\n";
+        char dir[64], *out, *err;
+        struct gproc p;
+
+        (void)state;
+        gproc_tmpdir(dir, sizeof(dir));
+        gproc_exec(&p, dir, "bytes", PYTHON,
+                   (const char *[]){PYTHON, "-c", script, GAVEL_SOURCE_DIR "/ops/examples", NULL});
+        assert_int_equal(gproc_wait(&p, 60000), 0);
+        out = gproc_slurp(p.out);
+        err = gproc_slurp(p.err);
+        assert_non_null(strstr(out, "survived"));
+        assert_non_null(strstr(err, "offset 7: a str is not UTF-8"));
+        assert_non_null(strstr(err, "does not decode"));
+        free(out);
+        free(err);
+        gproc_rmdir(dir);
+}
+
 /* A failed test leaves no broker or worker behind. */
 static int kill_children(void **state)
 {
@@ -153,6 +182,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_python_client_round_trip),
                 cmocka_unit_test(test_python_client_refuses_bad_arguments),
+                cmocka_unit_test(test_python_client_survives_any_verdict_bytes),
         };
 
         return cmocka_run_group_tests(tests, NULL, kill_children);

@@ -353,6 +353,28 @@ static void test_compile_error_gives_the_log(void **state)
         job_done(&job);
 }
 
+/* A compiler echoing a hostile line: the log in the verdict is UTF-8 every client decodes. */
+static void test_compile_log_of_bytes_that_are_not_utf8_is_utf8(void **state)
+{
+        struct verdict v;
+        struct job job;
+        void *buf;
+        size_t len;
+
+        (void)state;
+        job_init(&job, "ce-bytes", "c", "#error \xff\xfe\nint main(void) { return 0; }\n");
+        add_sums(&job, 1);
+        judge_expect(&job, SCHEMA_CE, &v);
+        assert_non_null(v.compile.log);
+        if (!schema_utf8_valid(v.compile.log, strlen(v.compile.log)))
+                fail_msg("compile log is not UTF-8:\n%s", v.compile.log);
+        assert_non_null(strstr(v.compile.log, "#error \xef\xbf\xbd\xef\xbf\xbd"));
+        assert_int_equal(schema_verdict_encode(&v, &buf, &len), 0);
+        free(buf);
+        verdict_done(&v);
+        job_done(&job);
+}
+
 static void test_megabytes_of_errors_end_with_a_capped_log(void **state)
 {
         size_t n = 20000, off = 0;
@@ -679,6 +701,28 @@ static void test_custom_checker_of_the_store_judges(void **state)
         job.problem = xstrdup("split");
         judge_expect(&job, SCHEMA_WA, &v);
         assert_true(v.score == 30);
+        verdict_done(&v);
+        job_done(&job);
+}
+
+/* The store's test file never becomes a program's stdin: its descriptor would tell the store's
+ * host path (readlink /proc/self/fd/0) and let it flock the file. */
+static void test_stdin_of_a_store_test_is_a_memory_copy(void **state)
+{
+        static const char src[] =
+                "#include <stdio.h>\n#include <string.h>\n#include <unistd.h>\n"
+                "int main(void) { char p[4096] = \"\"; long long a, b;\n"
+                "        if (readlink(\"/proc/self/fd/0\", p, sizeof(p) - 1) < 0 ||\n"
+                "            strncmp(p, \"/memfd:\", 7)) { puts(p); return 0; }\n"
+                "        if (scanf(\"%lld %lld\", &a, &b) == 2) printf(\"%lld\\n\", a + b);\n"
+                "        return 0; }\n";
+        struct verdict v;
+        struct job job;
+
+        (void)state;
+        job_init(&job, "stdin-memfd", "c", src);
+        job.problem = xstrdup("aplusb");
+        judge_expect(&job, SCHEMA_AC, &v);
         verdict_done(&v);
         job_done(&job);
 }
@@ -1171,6 +1215,7 @@ int main(void)
                 cmocka_unit_test(test_missing_problem_is_rejected),
                 cmocka_unit_test(test_limits_over_the_maximum_are_rejected),
                 cmocka_unit_test(test_compile_error_gives_the_log),
+                cmocka_unit_test(test_compile_log_of_bytes_that_are_not_utf8_is_utf8),
                 cmocka_unit_test(test_megabytes_of_errors_end_with_a_capped_log),
                 cmocka_unit_test(test_include_dev_random_is_ce),
                 cmocka_unit_test(test_one_gib_initialised_array_is_ce),
@@ -1183,6 +1228,7 @@ int main(void)
                 cmocka_unit_test(test_stop_on_failure_skips_the_rest),
                 cmocka_unit_test(test_subtasks_score_with_their_dependencies),
                 cmocka_unit_test(test_custom_checker_of_the_store_judges),
+                cmocka_unit_test(test_stdin_of_a_store_test_is_a_memory_copy),
                 cmocka_unit_test(test_failing_custom_checker_is_a_system_error),
                 cmocka_unit_test(test_container_dying_mid_run_is_a_system_error),
                 cmocka_unit_test(test_a_large_input_is_not_the_programs_memory),

@@ -430,6 +430,43 @@ static void check_all_named(const char *lang_name, const char *ext)
         check_ce(lang_name, file);
 }
 
+/* ---- the dialect contestants expect -------------------------------------------------------- */
+
+/* An ordinary program of tests/integration/worker/dialect/ compiles in lang (GNU dialect,
+ * ONLINE_JUDGE defined) and prints "ok 3..." for the input "1 2". */
+static void check_dialect(const char *lang_name, const char *file)
+{
+        const struct lang *lang = lang_find(langs, lang_name);
+        struct job_limits limits = {.time_ms = 2000, .memory_kib = 64 * 1024, .output_kib = 64};
+        char path[PATH_MAX];
+        struct compiled c;
+        struct ran r;
+        int in = memfd_with("1 2\n", 4);
+
+        assert_non_null(lang);
+        snprintf(path, sizeof(path), "%s/tests/integration/worker/dialect/%s", GAVEL_SOURCE_DIR,
+                 file);
+        compile(lang, path, &c);
+        if (!c.ok)
+                fail_msg("%s: %s does not compile:\n%s", lang_name, file, c.log);
+        run_one(lang, &c, &limits, in, &r);
+        close(in);
+        assert_int_equal(r.res.status, SANDBOX_OK);
+        if (strncmp(r.out, "ok 3", 4) != 0)
+                fail_msg("%s: %s printed '%s'", lang_name, file, r.out);
+        free(r.out);
+        compiled_done(&c);
+}
+
+static void test_c_and_cpp_are_the_gnu_dialect_with_online_judge(void **state)
+{
+        (void)state;
+        check_dialect("c", "posix.c");
+        check_dialect("cpp", "posix.cpp");
+        check_dialect("cpp20", "posix.cpp");
+        check_dialect("pascal", "online.pas");
+}
+
 static void test_c_examples_behave_as_named(void **state)
 {
         (void)state;
@@ -642,6 +679,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_language_compiles_and_runs_aplusb),
+                cmocka_unit_test(test_c_and_cpp_are_the_gnu_dialect_with_online_judge),
                 cmocka_unit_test(test_c_examples_behave_as_named),
                 cmocka_unit_test(test_cpp_examples_behave_as_named),
                 cmocka_unit_test(test_python_examples_behave_as_named),

@@ -103,7 +103,8 @@ static void test_lang_defaults_load_with_every_language(void **state)
         assert_string_equal(c->artifact, "main");
         assert_true(c->artifact_exec);
         assert_string_equal(c->compile[0], "gcc");
-        assert_string_equal(c->compile[1], "-std=c17");
+        assert_string_equal(c->compile[1], "-std=gnu17");
+        assert_string_equal(c->compile[2], "-DONLINE_JUDGE");
         assert_int_equal(c->compile_limits.time_ms, 10000);
         assert_int_equal(c->compile_limits.wall_ms, 20000);
         assert_int_equal(c->compile_limits.memory_kib, 512 * 1024);

@@ -1,4 +1,4 @@
-/* Circle, accepted: pi to double precision (acos(-1): -std=c17 has no M_PI), ten decimals. */
+/* Circle, accepted: pi to double precision (acos(-1), portable C without M_PI), ten decimals. */
 #include <math.h>
 #include <stdio.h>
 
