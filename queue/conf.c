@@ -108,11 +108,6 @@ int queue_conf_check(const struct queue_conf *conf, struct gv_err *err)
         return r;
 }
 
-const char *queue_version(void)
-{
-        return rd_kafka_version_str();
-}
-
 int queue__error(rd_kafka_error_t *error, struct gv_err *err, const char *what)
 {
         int code;

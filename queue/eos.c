@@ -50,6 +50,8 @@ struct queue_job {
         atomic_bool cancel;
         int64_t done_ms;
         int64_t tag; /* the caller's, for the publish hook */
+        void *note;  /* the caller's bytes, for the publish hook; or NULL */
+        size_t note_len;
         /* written by queue_job_finish, read by the poller after taking the finished list */
         void *verdict;
         size_t verdict_len;
@@ -168,6 +170,7 @@ static void job_free(struct queue_job *job)
         if (job->m)
                 rd_kafka_message_destroy(job->m);
         free(job->verdict);
+        free(job->note);
         free(job->key);
         free(job->dlq_reason);
         free(job);
@@ -724,6 +727,8 @@ static struct queue_published *pub_list(struct queue_eos *eos, const size_t *cou
                                 .offset = job->msg.offset,
                                 .skipped = job->state == JOB_SKIPPED,
                                 .tag = job->tag,
+                                .note = job->note,
+                                .note_len = job->note_len,
                                 .verdict = job->state == JOB_DONE ? job->verdict : NULL,
                                 .verdict_len = job->state == JOB_DONE ? job->verdict_len : 0,
                         };
@@ -1154,6 +1159,13 @@ const struct queue_msg *queue_job_msg(const struct queue_job *job)
 void queue_job_set_tag(struct queue_job *job, int64_t tag)
 {
         job->tag = tag;
+}
+
+void queue_job_set_note(struct queue_job *job, const void *note, size_t len)
+{
+        free(job->note);
+        job->note = len ? xmemdup(note, len) : NULL;
+        job->note_len = len;
 }
 
 const atomic_bool *queue_job_cancelled(const struct queue_job *job)

@@ -121,7 +121,7 @@ int queue_producer_commit(struct queue_producer *prod, int timeout_ms, struct gv
                 struct gv_err ignored;
 
                 (void)queue_producer_abort(prod, timeout_ms, &ignored);
-                return r == -EIO || r == -ETIMEDOUT ? gv_err_prefix(err, "aborted: ") : r;
+                return r == -EIO || r == -ETIMEDOUT ? gv_err_prefix(err, r, "aborted: ") : r;
         }
         return r;
 }

@@ -63,9 +63,6 @@ struct queue_conf {
  */
 int queue_conf_check(const struct queue_conf *conf, struct gv_err *err);
 
-/* librdkafka's version, "2.0.2". */
-const char *queue_version(void);
-
 /* ---- the embedded broker ----------------------------------------------------------------- */
 
 struct queue_mock;
@@ -273,8 +270,10 @@ typedef void (*queue_job_fn)(struct queue_job *job, void *userdata);
 struct queue_published {
         int32_t partition;
         int64_t offset;
-        bool skipped;        /* answered before (the guard): only its offset is committed */
-        int64_t tag;         /* set with queue_job_set_tag, else 0 */
+        bool skipped;     /* answered before (the guard): only its offset is committed */
+        int64_t tag;      /* set with queue_job_set_tag, else 0 */
+        const void *note; /* set with queue_job_set_note, else NULL */
+        size_t note_len;
         const void *verdict; /* the verdict's bytes; NULL when skipped */
         size_t verdict_len;
 };
@@ -369,6 +368,9 @@ const struct queue_msg *queue_job_msg(const struct queue_job *job);
 
 /* Sets the tag the publish hook sees for job; call it before queue_job_finish. */
 void queue_job_set_tag(struct queue_job *job, int64_t tag);
+/* Copies note[0..len) for the publish hook to see with job (what the caller must not decode
+ * again from the verdict's bytes); replaces an earlier one; freed with the job. */
+void queue_job_set_note(struct queue_job *job, const void *note, size_t len);
 
 /* Becomes true when the job is abandoned; pass it to the judge as its cancel flag. */
 const atomic_bool *queue_job_cancelled(const struct queue_job *job);

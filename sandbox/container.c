@@ -195,7 +195,7 @@ int sandbox__env_init(struct sandbox_env *env, const struct sandbox_conf *conf, 
         for (int p = 0; p < _PROTO_POLICY_MAX; p++) {
                 r = sandbox__seccomp_compile(p, &env->filter[p], &env->filter_len[p], err);
                 if (r < 0)
-                        return gv_err_prefix(err, "seccomp policy %s: ", proto_policy_name(p));
+                        return gv_err_prefix(err, r, "seccomp policy %s: ", proto_policy_name(p));
         }
         r = build_conf(env, err);
         if (r < 0)
@@ -212,7 +212,7 @@ int sandbox__env_init(struct sandbox_env *env, const struct sandbox_conf *conf, 
         snprintf(name, sizeof(name), "gavel-%d-%u", (int)getpid(), atomic_fetch_add(&pools, 1));
         r = sandbox__cgroup_sys_new(name, &env->cgsys, err);
         if (r < 0)
-                return gv_err_prefix(err, "cgroups: ");
+                return gv_err_prefix(err, r, "cgroups: ");
         return 0;
 }
 
@@ -630,7 +630,7 @@ int sandbox__create(struct sandbox_env *env, struct sandbox **ret_sb, struct gv_
         }
         r = call(sb, sb->buf, (size_t)r, NULL, NULL, err);
         if (r < 0) {
-                gv_err_prefix(err, "configure the container: ");
+                gv_err_prefix(err, r, "configure the container: ");
                 goto fail_kill;
         }
         *ret_sb = steal_pointer(&sb);

@@ -34,6 +34,7 @@
 
 #include "sandbox/transport.h"
 #include "schema/cleanup.h"
+#include "schema/proto.h"
 #include "schema/schema.h"
 
 #ifndef CLONE_PIDFD

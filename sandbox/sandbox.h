@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "schema/err.h"
+#include "schema/proto.h"
 #include "schema/schema.h"
 
 struct sandbox_conf {

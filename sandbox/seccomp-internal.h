@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "schema/err.h"
+#include "schema/proto.h"
 #include "schema/schema.h"
 
 /*

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sandbox/transport.h"
+#include "schema/proto.h"
 #include "schema/schema.h"
 
 #define CMSG_ROOM (CMSG_SPACE(sizeof(int) * PROTO_FDS_MAX) + CMSG_SPACE(sizeof(struct ucred)))

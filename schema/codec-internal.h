@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "schema/proto.h"
 #include "schema/schema.h"
 
 #define SCHEMA__DEPTH_HARD 32   /* msgpack-c's own nesting limit (MSGPACK_EMBED_STACK_SIZE) */

@@ -31,8 +31,12 @@ __attribute__((format(printf, 3, 4))) static inline int gv_err_set(struct gv_err
         return code;
 }
 
-/* Prepends the formatted text verbatim to err's message (no separator added); returns its code. */
-__attribute__((format(printf, 2, 3))) static inline int gv_err_prefix(struct gv_err *err,
+/*
+ * Prepends the formatted text verbatim to err's message (no separator added) and makes code its
+ * code; returns code, also when err is NULL, so that `return gv_err_prefix(err, r, "x: ");` passes
+ * the caller's error on either way.
+ */
+__attribute__((format(printf, 3, 4))) static inline int gv_err_prefix(struct gv_err *err, int code,
                                                                       const char *fmt, ...)
 {
         char pre[sizeof(err->msg)];
@@ -41,7 +45,7 @@ __attribute__((format(printf, 2, 3))) static inline int gv_err_prefix(struct gv_
         int k;
 
         if (!err)
-                return -EINVAL;
+                return code;
         va_start(ap, fmt);
         k = vsnprintf(pre, sizeof(pre), fmt, ap);
         va_end(ap);
@@ -52,7 +56,8 @@ __attribute__((format(printf, 2, 3))) static inline int gv_err_prefix(struct gv_
         memmove(err->msg + n, err->msg, old);
         memcpy(err->msg, pre, n);
         err->msg[n + old] = '\0';
-        return err->code;
+        err->code = code;
+        return code;
 }
 
 /* Like gv_err_set, with ": strerror(-code)" appended. */

@@ -116,7 +116,7 @@ static int decode_tests(const msgpack_object *o, const struct schema_limits *lim
                         return gv_err_set(err, -EBADMSG, "tests[%zu]: expected a map", i);
                 r = decode_test(el, &budget, lim->tests_max, &job->tests[i], err);
                 if (r < 0)
-                        return gv_err_prefix(err, "tests[%zu].", i);
+                        return gv_err_prefix(err, r, "tests[%zu].", i);
         }
         return 0;
 }
@@ -193,7 +193,7 @@ static int decode_checker(const msgpack_object *o, struct job *job, struct gv_er
                 return gv_err_set(err, -EBADMSG, "checker: expected str or map");
         r = schema__fields(o, checker_keys, f, _K_MAX, err);
         if (r < 0)
-                return gv_err_prefix(err, "checker.");
+                return gv_err_prefix(err, r, "checker.");
         if (!f[K_NAME].val)
                 return schema__missing("checker.name", err);
         r = decode_checker_name(f[K_NAME].val, "checker.name", job, err);
@@ -258,7 +258,7 @@ static int decode_job(const void *buf, size_t len, const msgpack_object *root,
                         return r;
                 r = decode_limits(f[J_LIMITS].val, &job->limits, err);
                 if (r < 0)
-                        return gv_err_prefix(err, "limits.");
+                        return gv_err_prefix(err, r, "limits.");
         }
         if (f[J_CHECKER].val) {
                 r = decode_checker(f[J_CHECKER].val, job, err);

@@ -218,7 +218,7 @@ static int decode_conf(struct schema__field *f, const struct schema_limits *lim,
                                 return gv_err_set(err, -EBADMSG, "mounts[%zu]: expected a map", i);
                         r = decode_mount(el, path_max, &cmd->mounts[i], err);
                         if (r < 0)
-                                return gv_err_prefix(err, "mounts[%zu].", i);
+                                return gv_err_prefix(err, r, "mounts[%zu].", i);
                 }
         }
         if (f[C_HOSTNAME].val) {
@@ -308,7 +308,7 @@ static int decode_open(struct schema__field *f, const struct schema_limits *lim,
                         return gv_err_set(err, -EBADMSG, "files[%zu]: expected a map", i);
                 r = decode_file(el, path_max, &cmd->files[i], err);
                 if (r < 0)
-                        return gv_err_prefix(err, "files[%zu].", i);
+                        return gv_err_prefix(err, r, "files[%zu].", i);
         }
         return 0;
 }

@@ -193,7 +193,7 @@ static int decode_tests(const msgpack_object *o, const struct schema_limits *lim
                         return gv_err_set(err, -EBADMSG, "tests[%zu]: expected a map", i);
                 r = decode_test(el, lim, &verdict->tests[i], err);
                 if (r < 0)
-                        return gv_err_prefix(err, "tests[%zu].", i);
+                        return gv_err_prefix(err, r, "tests[%zu].", i);
         }
         return 0;
 }
@@ -244,7 +244,7 @@ static int decode_verdict(const void *buf, size_t len, const msgpack_object *roo
                         return r;
                 r = decode_compile(f[V_COMPILE].val, lim, &verdict->compile, err);
                 if (r < 0)
-                        return gv_err_prefix(err, "compile.");
+                        return gv_err_prefix(err, r, "compile.");
         }
         if (f[V_TESTS].val) {
                 r = decode_tests(f[V_TESTS].val, lim, verdict, err);

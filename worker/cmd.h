@@ -30,5 +30,8 @@ int cmd_run(int argc, char **argv);
  * input prints "gavel cmd: opt: ..." on stderr and returns -EINVAL (or -ERANGE).
  */
 int cmd_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t max, uint64_t *ret);
+/* The same for an unsigned in min..max ("... is too small (at least min)" below). */
+int cmd_parse_uint(const char *cmd, const char *opt, const char *s, unsigned min, unsigned max,
+                   unsigned *ret);
 /* "7d", "12h", "30m", "45s" in milliseconds; -EINVAL, or -ERANGE when too large. */
 int cmd_parse_duration(const char *s, int64_t *ret_ms);

@@ -14,9 +14,10 @@
 #include <time.h>
 
 #include "schema/cleanup.h"
-#include "worker/audit.h"
+#include "worker/audit/audit.h"
 #include "worker/cmd.h"
-#include "worker/json.h"
+#include "worker/util/clock.h"
+#include "worker/util/json.h"
 
 static void usage(FILE *f)
 {
@@ -365,15 +366,13 @@ static int run_show(struct audit *audit, const char *id, bool by_row, bool json)
 
 static int run_prune(struct audit *audit, int64_t older_ms)
 {
-        struct timespec now;
         int64_t before;
         struct audit_pruned p;
         struct gv_err err = {0};
         char a[32], b[32], c[32];
         int r;
 
-        clock_gettime(CLOCK_REALTIME, &now);
-        before = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - older_ms;
+        before = clock_wall_ms() - older_ms;
         r = audit_prune(audit, before, &p, &err);
         if (r < 0) {
                 fprintf(stderr, "gavel audit: %s\n", err.msg);

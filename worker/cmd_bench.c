@@ -33,10 +33,11 @@
 
 #include "sandbox/sandbox.h"
 #include "schema/cleanup.h"
-#include "worker/audit.h"
+#include "worker/audit/audit.h"
 #include "worker/cmd.h"
-#include "worker/judge.h"
-#include "worker/lang.h"
+#include "worker/judge/judge.h"
+#include "worker/judge/lang.h"
+#include "worker/setup.h"
 
 extern char **environ;
 
@@ -609,6 +610,7 @@ static int bench_judge(int argc, char **argv)
         struct lang_table *langs = NULL;
         struct judge *judge = NULL;
         struct judge_conf conf;
+        struct worker_config cfg = {0};
         struct gv_err err = {0};
         char dir[] = "/tmp/gavel-bench-XXXXXX";
         uint64_t v, slots = 0;
@@ -651,10 +653,10 @@ static int bench_judge(int argc, char **argv)
         }
         r = lang_table_load(NULL, &langs, &err);
         if (r == 0) {
-                judge_conf_default(&conf);
-                conf.slots = (unsigned)slots;
-                conf.langs = langs;
-                conf.cache_dir = dir;
+                worker_config_init(&cfg);
+                cfg.slots = (unsigned)slots;
+                worker_config_set(&cfg.cache_dir, dir);
+                setup_judge_conf(&cfg, langs, NULL, &conf);
                 r = judge_new(&conf, &judge, &err);
         }
         if (r == 0) {
@@ -663,6 +665,7 @@ static int bench_judge(int argc, char **argv)
         }
         judge_free(judge);
         lang_table_free(langs);
+        worker_config_done(&cfg);
         nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         if (r < 0) {
                 fprintf(stderr, "gavel bench: %s\n", err.msg);

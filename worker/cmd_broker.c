@@ -21,7 +21,7 @@
 #include "schema/cleanup.h"
 #include "worker/cmd.h"
 #include "worker/kafka.h"
-#include "worker/log.h"
+#include "worker/util/log.h"
 
 #define BROKER_PARTITIONS_MAX 1000
 #define BROKER_LINE_MAX       4096
@@ -51,22 +51,6 @@ static void broker_usage(FILE *f)
                 "  down BROKER|all, up BROKER|all, rtt BROKER|all MS\n"
                 "  leader TOPIC PARTITION BROKER, coordinator transaction|group KEY BROKER\n"
                 "  topic NAME PARTITIONS\n");
-}
-
-static int parse_uint(const char *opt, const char *s, unsigned min, unsigned max, unsigned *ret)
-{
-        char *end;
-        unsigned long v;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-                fprintf(stderr, "gavel broker: %s: expected an integer in %u..%u, got '%s'\n", opt,
-                        min, max, s);
-                return -EINVAL;
-        }
-        *ret = (unsigned)v;
-        return 0;
 }
 
 /* Writes text + newline to path through a temporary file and rename(2). */
@@ -177,12 +161,12 @@ int cmd_broker(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "+p:n:b:h", options, NULL)) != -1) {
                 switch (c) {
                 case 'p':
-                        if (parse_uint("--partitions", optarg, 1, BROKER_PARTITIONS_MAX,
-                                       &partitions) < 0)
+                        if (cmd_parse_uint("broker", "--partitions", optarg, 1,
+                                           BROKER_PARTITIONS_MAX, &partitions) < 0)
                                 return EXIT_USAGE;
                         break;
                 case 'n':
-                        if (parse_uint("--nodes", optarg, 1, 16, &nodes) < 0)
+                        if (cmd_parse_uint("broker", "--nodes", optarg, 1, 16, &nodes) < 0)
                                 return EXIT_USAGE;
                         break;
                 case 'b':

@@ -16,7 +16,7 @@
 #include "sandbox/sandbox.h"
 #include "schema/cleanup.h"
 #include "worker/cmd.h"
-#include "worker/fileio.h"
+#include "worker/util/fileio.h"
 
 static void usage(FILE *f)
 {

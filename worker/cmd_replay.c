@@ -18,13 +18,15 @@
 
 #include "queue/queue.h"
 #include "schema/cleanup.h"
-#include "worker/audit.h"
+#include "worker/audit/audit.h"
+#include "worker/audit/replay.h"
 #include "worker/cmd.h"
 #include "worker/config.h"
-#include "worker/judge.h"
+#include "worker/judge/judge.h"
+#include "worker/judge/lang.h"
 #include "worker/kafka.h"
-#include "worker/lang.h"
-#include "worker/replay.h"
+#include "worker/setup.h"
+#include "worker/util/clock.h"
 
 static void usage(FILE *f)
 {
@@ -76,11 +78,9 @@ static int parse_when(const char *opt, const char *s, int64_t *ret_ms)
 {
         int64_t ago;
         uint64_t ms;
-        struct timespec ts;
 
         if (cmd_parse_duration(s, &ago) == 0) {
-                clock_gettime(CLOCK_REALTIME, &ts);
-                *ret_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - ago;
+                *ret_ms = clock_wall_ms() - ago;
                 return 0;
         }
         if (cmd_parse_u64("replay", opt, s, INT64_MAX, &ms) < 0)
@@ -357,17 +357,12 @@ static int rejudge(const struct opts *o, const struct worker_config *cfg, struct
         size_t cap;
         int r;
 
-        r = lang_table_load(o->lang_file ? o->lang_file : cfg->languages, &langs, &err);
+        r = lang_table_load(cfg->languages, &langs, &err);
         if (r < 0) {
                 fprintf(stderr, "gavel replay: %s\n", err.msg);
                 return EXIT_USAGE;
         }
-        judge_conf_default(&conf);
-        conf.slots = o->slots ? (unsigned)o->slots : cfg->slots;
-        conf.langs = langs;
-        conf.problem_store = o->problems ? o->problems : cfg->problems;
-        conf.cache_dir = o->cache_dir ? o->cache_dir : cfg->cache_dir;
-        conf.worker_id = "replay";
+        setup_judge_conf(cfg, langs, "replay", &conf);
         r = judge_new(&conf, &judge, &err);
         if (r < 0) {
                 fprintf(stderr, "gavel replay: cannot start judging: %s\n", err.msg);
@@ -447,13 +442,7 @@ static int rejudge(const struct opts *o, const struct worker_config *cfg, struct
 
 static int kafka_conf(const struct opts *o, const struct worker_config *cfg, struct queue_conf *ret)
 {
-        *ret = (struct queue_conf){
-                .brokers = o->brokers ? o->brokers : cfg->brokers,
-                .client_id = "gavel-replay",
-                .props = cfg->kafka,
-                .n_props = cfg->n_kafka,
-                .log = kafka_log,
-        };
+        setup_queue_conf(cfg, o->brokers, "gavel-replay", ret);
         if (!ret->brokers) {
                 fprintf(stderr, "gavel replay: --brokers: needed for --requeue and --republish\n");
                 return -EINVAL;
@@ -622,6 +611,15 @@ int cmd_replay(int argc, char **argv)
                 worker_config_done(&cfg);
                 return EXIT_USAGE;
         }
+        /* the options over the file, so that a rejudge runs as the worker judged */
+        if (o.problems)
+                worker_config_set(&cfg.problems, o.problems);
+        if (o.lang_file)
+                worker_config_set(&cfg.languages, o.lang_file);
+        if (o.cache_dir)
+                worker_config_set(&cfg.cache_dir, o.cache_dir);
+        if (o.slots)
+                cfg.slots = (unsigned)o.slots;
         ac.path = o.audit                 ? o.audit
                   : cfg.audit             ? cfg.audit
                   : getenv("GAVEL_AUDIT") ? getenv("GAVEL_AUDIT")

@@ -16,10 +16,11 @@
 
 #include "schema/cleanup.h"
 #include "worker/cmd.h"
-#include "worker/json.h"
-#include "worker/judge.h"
-#include "worker/lang.h"
-#include "worker/problem.h"
+#include "worker/judge/judge.h"
+#include "worker/judge/lang.h"
+#include "worker/judge/problem/problem.h"
+#include "worker/setup.h"
+#include "worker/util/json.h"
 
 #define STDERR_SHOWN 300 /* bytes of a failed test's stderr shown under its row */
 
@@ -268,6 +269,7 @@ int cmd_run(int argc, char **argv)
         struct problem *problem = NULL;
         struct judge *judge = NULL;
         struct judge_conf conf;
+        struct worker_config cfg = {0};
         struct run_state st = {0};
         struct verdict v = {0};
         struct gv_err err = {0};
@@ -299,10 +301,11 @@ int cmd_run(int argc, char **argv)
         job.limits.output_kib = o.output_kib;
         job.stop_on_failure = o.stop_on_failure;
 
-        judge_conf_default(&conf);
-        conf.slots = (unsigned)o.slots;
-        conf.langs = langs;
-        conf.cache_dir = o.cache_dir;
+        worker_config_init(&cfg);
+        cfg.slots = (unsigned)o.slots;
+        if (o.cache_dir)
+                worker_config_set(&cfg.cache_dir, o.cache_dir);
+        setup_judge_conf(&cfg, langs, NULL, &conf);
         r = judge_new(&conf, &judge, &err);
         if (r < 0) {
                 fprintf(stderr, "gavel run: cannot start judging: %s\n", err.msg);
@@ -340,5 +343,6 @@ out:
         job_done(&job);
         problem_free(problem);
         lang_table_free(langs);
+        worker_config_done(&cfg);
         return status;
 }

@@ -26,6 +26,7 @@
 #include "schema/schema.h"
 #include "worker/cmd.h"
 #include "worker/kafka.h"
+#include "worker/util/fileio.h"
 
 #define SUBMIT_SOURCES_MAX 1000
 
@@ -65,42 +66,12 @@ static void submit_usage(FILE *f)
 /* Reads a whole file of at most max bytes; a message names the file. */
 static int read_file(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_len)
 {
-        cleanup_free uint8_t *buf = NULL;
-        cleanup_fd int fd = -1;
-        struct stat st;
-        size_t len = 0;
+        struct gv_err err = {0};
+        int r = fileio_read_file(path, max, (char **)ret_buf, ret_len, &err);
 
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                fprintf(stderr, "gavel submit: '%s': %s\n", path, strerror(errno));
-                return -errno;
-        }
-        if (!S_ISREG(st.st_mode)) {
-                fprintf(stderr, "gavel submit: '%s': not a regular file\n", path);
-                return -EINVAL;
-        }
-        if ((uint64_t)st.st_size > max) {
-                fprintf(stderr, "gavel submit: '%s': %jd bytes, over the limit of %zu\n", path,
-                        (intmax_t)st.st_size, max);
-                return -E2BIG;
-        }
-        buf = xmalloc((size_t)st.st_size + 1);
-        while (len < (size_t)st.st_size) {
-                ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        fprintf(stderr, "gavel submit: '%s': %s\n", path,
-                                n < 0 ? strerror(errno) : "file shrank while reading");
-                        return n < 0 ? -errno : -EIO;
-                }
-                len += (size_t)n;
-        }
-        buf[len] = '\0';
-        *ret_buf = steal_pointer(&buf);
-        *ret_len = len;
-        return 0;
+        if (r < 0)
+                fprintf(stderr, "gavel submit: %s\n", err.msg);
+        return r;
 }
 
 static int cmp_names(const void *a, const void *b)

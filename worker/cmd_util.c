@@ -33,6 +33,23 @@ int cmd_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t max,
         return 0;
 }
 
+int cmd_parse_uint(const char *cmd, const char *opt, const char *s, unsigned min, unsigned max,
+                   unsigned *ret)
+{
+        uint64_t v;
+        int r = cmd_parse_u64(cmd, opt, s, max, &v);
+
+        if (r < 0)
+                return r;
+        if (v < min) {
+                fprintf(stderr, "gavel %s: %s: %" PRIu64 " is too small (at least %u)\n", cmd, opt,
+                        v, min);
+                return -ERANGE;
+        }
+        *ret = (unsigned)v;
+        return 0;
+}
+
 /* Parses "7d", "12h", "30m", "45s" into milliseconds. */
 int cmd_parse_duration(const char *s, int64_t *ret_ms)
 {

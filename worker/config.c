@@ -10,7 +10,7 @@
 
 #include "schema/cleanup.h"
 #include "worker/config.h"
-#include "worker/yml.h"
+#include "worker/util/yml.h"
 
 void worker_config_init(struct worker_config *conf)
 {

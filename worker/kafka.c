@@ -10,16 +10,19 @@
 #include <string.h>
 
 #include "schema/cleanup.h"
-#include "worker/json.h"
 #include "worker/kafka.h"
-#include "worker/log.h"
+#include "worker/util/json.h"
+#include "worker/util/log.h"
 
 volatile sig_atomic_t kafka_stop;
+struct queue_eos *volatile kafka_stop_eos;
 
 static void on_signal(int sig)
 {
         (void)sig;
         kafka_stop = 1;
+        if (kafka_stop_eos)
+                queue_eos_interrupt(kafka_stop_eos); /* async-signal-safe; no long waits now */
 }
 
 void kafka_catch_signals(void)

@@ -19,8 +19,12 @@
 /* A queue_log_fn writing librdkafka's (and queue/'s) lines through worker/log.h. */
 void kafka_log(int level, const char *facility, const char *msg, void *userdata);
 
-/* Set by SIGINT and SIGTERM once kafka_catch_signals() ran: the command should wind up. */
+/*
+ * The one stop flag: set by SIGINT and SIGTERM once kafka_catch_signals() ran, when the command
+ * should wind up. The handler also interrupts kafka_stop_eos's waits when it is set (the worker).
+ */
 extern volatile sig_atomic_t kafka_stop;
+extern struct queue_eos *volatile kafka_stop_eos;
 void kafka_catch_signals(void);
 
 /* Brokers and properties given on a command line. */

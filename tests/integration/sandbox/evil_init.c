@@ -25,6 +25,7 @@
 #include <msgpack.h>
 
 #include "sandbox/transport.h"
+#include "schema/proto.h"
 #include "schema/schema.h"
 
 #define SOCK 3

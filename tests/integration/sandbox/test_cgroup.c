@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "sandbox/cgroup-internal.h"
+#include "tests/skip.h"
 
 #define MIB            (1024 * 1024ULL)
 #define MAX_CHILDREN   64
@@ -131,7 +132,7 @@ static int teardown(void **state)
 static void open_set(struct fixture *f)
 {
         if (strcmp(f->mode, "v1") == 0 && !v1_available())
-                skip(); /* a v2-only host has no v1 memory, pids and cpuacct */
+                gv_skip(); /* a v2-only host has no v1 memory, pids and cpuacct */
         if (sandbox__cgroup_sys_new(f->name, &f->sys, &f->err) < 0)
                 fail_msg("sys_new: %s", f->err.msg);
         if (sandbox__cgroup_new(f->sys, "c0", &f->cg, &f->err) < 0)
@@ -660,7 +661,7 @@ static void test_free_kills_leftovers_and_leaves_no_cgroup_behind(void **state)
         bool settled = false;
 
         if (strcmp(f->mode, "v1") == 0 && !v1_available())
-                skip();
+                gv_skip();
         snprintf(base, sizeof(base), "/%s", f->name);
         snprintf(leaf, sizeof(leaf), "/%s/c0", f->name);
         rows = cgroups_counts(before, CGROUPS_ROWS);
@@ -711,7 +712,7 @@ static void test_sys_new_removes_the_cgroups_of_a_dead_worker(void **state)
         pid_t pid;
 
         if (strcmp(f->mode, "v1") == 0 && !v1_available())
-                skip();
+                gv_skip();
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) { /* a worker that makes its cgroups and dies without cleaning up */
@@ -744,7 +745,7 @@ static void test_sys_new_forced_v2_works_or_names_missing_controllers(void **sta
         int r;
 
         if (!mounts.v2.path[0])
-                skip();
+                gv_skip();
         /* what the own v2 cgroup offers */
         fp = fopen("/proc/self/cgroup", "re");
         assert_non_null(fp);
@@ -800,7 +801,7 @@ static void test_cgroup_root_env_puts_v2_base_under_it(void **state)
         /* on a v2-only host the delegated root would need +memory +pids from its parent */
         if (sandbox__cgroup_detect_mode(&mounts, NULL, &mode, &f->err) < 0 ||
             mode != CGROUP_MODE_HYBRID)
-                skip();
+                gv_skip();
         fp = fopen("/proc/self/cgroup", "re");
         assert_non_null(fp);
         n = fread(text, 1, sizeof(text) - 1, fp);
@@ -896,5 +897,5 @@ int main(void)
                 perror("PR_SET_CHILD_SUBREAPER");
                 return 1;
         }
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return gv_run_group(tests, NULL, NULL);
 }

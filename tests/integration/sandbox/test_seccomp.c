@@ -42,6 +42,7 @@
 
 #include "sandbox/seccomp-internal.h"
 #include "schema/cleanup.h"
+#include "tests/skip.h"
 
 #define CHILD_SETUP_FAILED 125 /* the child could not install the filter or its descriptors */
 #define CHILD_UNEXPECTED   126 /* a call the filter should have stopped returned */
@@ -364,7 +365,7 @@ static void test_policies_allow_python_threads_and_fork(void **state)
         const struct program prog = {"/usr/bin/python3", argv};
 
         if (access(prog.path, X_OK) < 0)
-                skip();
+                gv_skip();
         return;
         expect_exit_under_both(*state, do_execve, &prog, 0, "python3 with a thread and a fork");
 }
@@ -408,7 +409,7 @@ static void test_policies_allow_java_version(void **state)
 
         if (!javas[0]) {
                 free_strv(javas);
-                skip();
+                gv_skip();
                 return;
         }
         for (size_t i = 0; javas[i]; i++) {
@@ -436,7 +437,7 @@ static void test_compile_policy_allows_gcc_and_run_policy_its_program(void **sta
         char src[128], exe[128];
 
         if (access("/usr/bin/gcc", X_OK) < 0)
-                skip();
+                gv_skip();
         return;
         snprintf(src, sizeof(src), "%s/hello.c", fx->dir);
         snprintf(exe, sizeof(exe), "%s/hello", fx->dir);
@@ -466,7 +467,7 @@ static void test_compile_policy_allows_javac_and_run_policy_its_class(void **sta
 
         if (!javacs[0]) {
                 free_strv(javacs);
-                skip();
+                gv_skip();
                 return;
         }
         snprintf(src, sizeof(src), "%s/Main.java", fx->dir);
@@ -678,7 +679,7 @@ static void test_policies_kill_i386_syscalls(void **state)
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 print_message("int 0x80 without a filter: %s; nothing to test\n",
                               describe(status, buf, sizeof(buf)));
-                skip();
+                gv_skip();
                 return;
         }
         expect_sigsys_under_both(fx, do_i386_getpid, NULL, "i386 getpid");
@@ -1095,5 +1096,5 @@ int main(void)
                 fprintf(stderr, "seccomp filter mode unavailable: %s\n", strerror(r));
                 return 77;
         }
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return gv_run_group(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * worker/checker.c, custom checkers for real: a tiny testlib-style checker is compiled with the
- * host's gcc (static) and run through a real container pool on each way a checker can end:
+ * worker/judge/checker.c, custom checkers for real: a tiny testlib-style checker is compiled with
+ * the host's gcc (static) and run through a real container pool on each way a checker can end:
  * accept, wrong answer, presentation error, failure, odd exit code, crash, endless loop, memory,
  * a flood of stderr, big outputs with NUL bytes, and a private executable that must be copied in.
  */
@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "schema/cleanup.h"
-#include "worker/checker.h"
+#include "worker/judge/checker.h"
 
 /* input.txt says what to do; the rest is what a testlib checker does */
 static const char checker_source[] =

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "tests/unit/worker/audit_fixture.h"
+#include "tests/unit/audit/audit_fixture.h"
 
 struct fixture {
         char dir[64];

@@ -29,9 +29,9 @@
 #include <cmocka.h>
 
 #include "schema/cleanup.h"
-#include "worker/judge.h"
-#include "worker/lang.h"
-#include "worker/problem.h"
+#include "worker/judge/judge.h"
+#include "worker/judge/lang.h"
+#include "worker/judge/problem/problem.h"
 
 #define SLOTS    2
 #define LOG_MAX  (64 * 1024)

@@ -22,8 +22,8 @@
 #include <cmocka.h>
 
 #include "schema/cleanup.h"
-#include "worker/judge.h"
-#include "worker/lang.h"
+#include "worker/judge/judge.h"
+#include "worker/judge/lang.h"
 
 #define EXAMPLES  GAVEL_SOURCE_DIR "/ops/examples"
 #define MAX_CASES 128

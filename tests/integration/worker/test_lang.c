@@ -26,8 +26,8 @@
 
 #include "sandbox/sandbox.h"
 #include "schema/cleanup.h"
-#include "worker/lang.h"
-#include "worker/problem.h"
+#include "worker/judge/lang.h"
+#include "worker/judge/problem/problem.h"
 
 #define EXAMPLES GAVEL_SOURCE_DIR "/ops/examples"
 

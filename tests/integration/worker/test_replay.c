@@ -22,10 +22,10 @@
 #include "queue/queue.h"
 #include "schema/cleanup.h"
 #include "tests/integration/worker/gproc.h"
-#include "worker/audit.h"
-#include "worker/judge.h"
-#include "worker/lang.h"
-#include "worker/problem.h"
+#include "worker/audit/audit.h"
+#include "worker/judge/judge.h"
+#include "worker/judge/lang.h"
+#include "worker/judge/problem/problem.h"
 
 #define N_SUBS 4
 
@@ -242,6 +242,121 @@ static void test_rejudge_after_an_answer_changed_names_exactly_the_affected(void
         free(out);
 }
 
+/* A C program burning 1.3 s of cpu time, then printing the answer of the inline test "1 2". */
+static const char slow_source[] = "#include <stdio.h>\n#include <time.h>\n"
+                                  "int main(void) { while (clock() < CLOCKS_PER_SEC * 13 / 10); "
+                                  "puts(\"3\"); return 0; }\n";
+
+/*
+ * Records, as a worker whose configuration raises limits.default to 3 s cpu and limits.max to
+ * 100 s would: a slow job with no limits of its own (AC under 3 s, TLE under the engine's 1 s
+ * default) and a job asking for 90 s (AC, REJECTED over the engine's 60 s maximum). A rejudge
+ * with that configuration must see both as equal: it judges as the worker judged.
+ */
+static void test_rejudge_with_a_config_judges_under_its_limits(void **state)
+{
+        static const uint8_t in[] = "1 2\n", ans[] = "3\n";
+        struct job_test test = {.in = (uint8_t *)in,
+                                .in_len = sizeof(in) - 1,
+                                .out = (uint8_t *)ans,
+                                .out_len = sizeof(ans) - 1};
+        cleanup_free char *ac_src = NULL;
+        struct job jobs[2] = {
+                {.v = SCHEMA_VERSION,
+                 .attempt = 1,
+                 .id = (char *)"r-slow",
+                 .lang = (char *)"c",
+                 .source = (uint8_t *)slow_source,
+                 .source_len = sizeof(slow_source) - 1,
+                 .tests = &test,
+                 .n_tests = 1},
+                {.v = SCHEMA_VERSION,
+                 .attempt = 1,
+                 .id = (char *)"r-max",
+                 .lang = (char *)"c",
+                 .problem = (char *)"aplusb",
+                 .limits = {.time_ms = 90000}},
+        };
+        struct audit_conf ac = {.worker_id = "w-conf", .writer = true, .create = true};
+        struct lang_table *langs = NULL;
+        struct judge *judge = NULL;
+        struct audit *audit = NULL;
+        struct judge_conf conf;
+        struct gv_err err = {0};
+        char db2[160], config[160], path[512], *out;
+        size_t len;
+        FILE *f;
+
+        (void)state;
+        snprintf(path, sizeof(path), "%s/ops/examples/solutions/aplusb/ac.c", GAVEL_SOURCE_DIR);
+        ac_src = slurp(path, &len);
+        jobs[1].source = (uint8_t *)ac_src;
+        jobs[1].source_len = len;
+        snprintf(db2, sizeof(db2), "%s/audit-conf.db", tmp);
+        ac.path = db2;
+        assert_int_equal(lang_table_load(NULL, &langs, &err), 0);
+        judge_conf_default(&conf);
+        conf.langs = langs;
+        conf.problem_store = store;
+        conf.cache_dir = cache;
+        conf.default_limits.time_ms = 3000;
+        conf.max_limits.time_ms = 100000;
+        if (judge_new(&conf, &judge, &err) < 0)
+                fail_msg("judge_new: %s", err.msg);
+        if (audit_open(&ac, &audit, &err) < 0)
+                fail_msg("audit_open: %s", err.msg);
+        for (int i = 0; i < 2; i++) {
+                struct audit_origin origin = {.topic = QUEUE_TOPIC_JOBS,
+                                              .offset = i,
+                                              .key = jobs[i].id,
+                                              .key_len = strlen(jobs[i].id)};
+                struct verdict v = {0};
+                struct audit_verdict av = {0};
+                int64_t job_id, attempt_id, verdict_id;
+                void *raw, *vraw;
+                size_t raw_len, vlen;
+
+                assert_int_equal(schema_job_encode(&jobs[i], &raw, &raw_len), 0);
+                if (judge_run(judge, &jobs[i], NULL, NULL, &v, &err) < 0)
+                        fail_msg("judge_run: %s", err.msg);
+                if (v.verdict != SCHEMA_AC)
+                        fail_msg("%s: %s (%s)", jobs[i].id, schema_code_name(v.verdict),
+                                 v.reason ? v.reason : "");
+                assert_int_equal(schema_verdict_encode(&v, &vraw, &vlen), 0);
+                assert_int_equal(
+                        audit_job_received(audit, raw, raw_len, &jobs[i], &origin, &job_id, &err),
+                        0);
+                assert_int_equal(audit_attempt_started(audit, job_id, 1, &attempt_id, &err), 0);
+                assert_int_equal(audit_attempt_finished(audit, attempt_id, AUDIT_ATTEMPT_DONE, NULL,
+                                                        &v, &err),
+                                 0);
+                av = (struct audit_verdict){
+                        .attempt_id = attempt_id, .verdict = &v, .raw = vraw, .raw_len = vlen};
+                assert_int_equal(audit_verdicts_pending(audit, &av, 1, &verdict_id, &err), 0);
+                assert_int_equal(audit_verdicts_mark(audit, &verdict_id, 1, AUDIT_COMMITTED, &err),
+                                 0);
+                verdict_done(&v);
+                free(vraw);
+                free(raw);
+        }
+        audit_free(audit);
+        judge_free(judge);
+        lang_table_free(langs);
+
+        snprintf(config, sizeof(config), "%s/worker.yaml", tmp);
+        f = fopen(config, "w");
+        assert_non_null(f);
+        fprintf(f,
+                "problems: %s\ncache_dir: %s\ncache_max_mib: 512\npool: 2\n"
+                "limits:\n  max: {time_ms: 100000}\n  default: {time_ms: 3000}\n",
+                store, cache);
+        fclose(f);
+        assert_int_equal(replay(&out, "--audit", db2, "--config", config, "--rejudge", NULL), 0);
+        assert_non_null(strstr(out, "rejudged 2 jobs: 2 equal, 0 differ"));
+        assert_null(strstr(out, "DIFFERS"));
+        free(out);
+}
+
 /* Every message of topic on the broker (read_committed), up to want: waits for expect of them
  * and the end of every partition (what replay wrote is all there once it has exited). */
 static size_t read_topic(const char *brokers, const char *topic, struct queue_msg *msgs,
@@ -346,6 +461,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rejudge_of_an_unchanged_log_finds_no_difference),
                 cmocka_unit_test(test_rejudge_after_an_answer_changed_names_exactly_the_affected),
+                cmocka_unit_test(test_rejudge_with_a_config_judges_under_its_limits),
                 cmocka_unit_test(test_requeue_and_republish_round_trip_through_the_broker),
                 cmocka_unit_test(test_usage_errors_are_clear),
         };

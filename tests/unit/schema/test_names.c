@@ -6,6 +6,7 @@
 #include "test_mp.h"
 
 #include "schema/cleanup.h"
+#include "schema/proto.h"
 
 static void test_names_code_names_match_the_contract(void **state)
 {

@@ -7,6 +7,7 @@
 #include "test_mp.h"
 
 #include "schema/cleanup.h"
+#include "schema/proto.h"
 
 static void cmd_assert_equal(const struct proto_cmd *a, const struct proto_cmd *b)
 {
